@@ -1,0 +1,126 @@
+"""The `loyalty` command: a face over the package (parses arguments, calls the package)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Loyalty workflows as code.")
+warehouse_app = typer.Typer(
+    no_args_is_help=True, help="The warehouse (embedded Postgres unless LOYALTY_WAREHOUSE_URL)."
+)
+app.add_typer(warehouse_app, name="warehouse")
+console = Console()
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the resolved warehouse URL (starts the embedded Postgres when needed)."""
+    from loyalty.warehouse import resolve_url
+
+    print(resolve_url())
+
+
+@warehouse_app.command("init")
+def warehouse_init() -> None:
+    """Create the application's tables (raw landing, send ledger)."""
+    from loyalty.warehouse import init_schema
+
+    init_schema()
+    console.print("warehouse schema ready")
+
+
+@warehouse_app.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded Postgres, if it runs."""
+    from loyalty.warehouse import stop_embedded
+
+    console.print("stopped" if stop_embedded() else "embedded Postgres was not running")
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same world.")] = 42,
+    campaign_days: Annotated[int, typer.Option(help="Days of campaign after the history.")] = 63,
+) -> None:
+    """Write a deterministic synthetic retailer (and its ground truth) into the warehouse."""
+    from loyalty import warehouse
+    from loyalty.simulation import GeneratorConfig
+    from loyalty.simulation import generate as generate_world
+
+    url = warehouse.resolve_url()
+    warehouse.init_schema(url)
+    with warehouse.connect(url) as conn:
+        counts = generate_world(conn, GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
+    console.print(counts)
+
+
+@app.command()
+def webhooks(
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8090,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Run the webhook receiver (needs LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY)."""
+    from loyalty.serving import serve
+    from loyalty.warehouse import resolve_url
+    from loyalty.webhooks import ReceiverConfig, create_app
+
+    key = os.environ.get("LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+    if not key:
+        console.print("[red]LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY is not set[/red] (SendGrid's verification key)")
+        raise typer.Exit(2)
+    serve(create_app(ReceiverConfig(warehouse_url=resolve_url(), sendgrid_public_key=key)), "webhooks", host, port)
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    campaign_days: Annotated[int, typer.Option(help="Campaign length in days.")] = 63,
+) -> None:
+    """Generate a retailer, run real Airflow DAG runs per simulated day, print lift per variant."""
+    from loyalty import report
+    from loyalty.demo import DemoConfig, run_demo
+    from loyalty.local_airflow import airflow_home
+    from loyalty.simulation import GeneratorConfig
+
+    started = dt.datetime.now()
+    cfg = DemoConfig(GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
+    rows = run_demo(cfg, progress=lambda line: console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {line}"))
+    console.print(report.render_table(rows))
+    console.print(f"finished in {(dt.datetime.now() - started).total_seconds():.0f}s")
+    console.print(
+        "See the same runs in the Airflow UI:  make airflow-ui   "
+        f"(AIRFLOW_HOME={airflow_home()}; http://localhost:8080, no login)"
+    )
+
+
+@app.command("report")
+def report_command(
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Per workflow and variant results from the metric marts."""
+    from loyalty import report, warehouse
+
+    with warehouse.connect() as conn:
+        rows = report.fetch_results(conn)
+    if format == "json":
+        print(report.to_json(rows))
+    elif format == "table":
+        console.print(report.render_table(rows))
+    else:
+        console.print(f"[red]unknown format {format!r}[/red]: use table or json")
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The end-to-end demo: a synthetic retailer, real Airflow runs per simulated day, real sends.
+
+Each campaign day: the world lands the day's data in raw and reacts to delivered messages; the
+warehouse DAG builds dbt as of that day; the win-back DAG plans, assigns and sends through the
+real SendGrid client to the emulator, whose signed webhooks flow back into raw.message_events.
+After the last attribution window closes, the metrics DAG builds the marts the report reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import httpx
+
+from loyalty import local_airflow, report, warehouse
+from loyalty.services import Service, start_service
+from loyalty.simulation import GeneratorConfig, advance_to, generate, react_to_messages
+from loyalty.simulation.world import delivered_messages_from_emulator
+
+EMULATOR_API_KEY = "SG.local-emulator"
+WORKFLOW_DAGS = ("win_back",)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    run_every_days: int = 7
+
+    def run_days(self) -> list[dt.date]:
+        g = self.generator
+        return [
+            g.campaign_start + dt.timedelta(days=offset) for offset in range(0, g.campaign_days, self.run_every_days)
+        ]
+
+
+@dataclass
+class Stack:
+    """The running local services the demo and the end-to-end tests share."""
+
+    warehouse_url: str
+    emulator: Service
+    receiver: Service
+    airflow_env: dict[str, str]
+
+    def set_clock(self, moment: dt.datetime) -> None:
+        httpx.post(
+            f"{self.emulator.url}/_emulator/clock", json={"now": moment.isoformat()}, timeout=10
+        ).raise_for_status()
+
+    def flush_webhooks(self) -> dict:
+        response = httpx.post(f"{self.emulator.url}/_emulator/flush", json={"timeout": 120}, timeout=130)
+        response.raise_for_status()
+        return response.json()
+
+
+def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
+    """Emulator first (it owns the signing key), then the receiver with that key, then wire them."""
+    emulator = start_service(
+        "emulator", ["loyalty.emulator", "--port", "0", "--seed", str(seed), "--api-key", EMULATOR_API_KEY]
+    )
+    stack.callback(emulator.stop)
+    key = httpx.get(
+        f"{emulator.url}/v3/user/webhooks/event/settings/signed",
+        headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"},
+        timeout=10,
+    ).json()["public_key"]
+    receiver = start_service(
+        "webhooks",
+        ["loyalty.cli", "webhooks", "--port", "0"],
+        env={"LOYALTY_WAREHOUSE_URL": warehouse_url, "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY": key},
+    )
+    stack.callback(receiver.stop)
+    httpx.patch(
+        f"{emulator.url}/v3/user/webhooks/event/settings",
+        headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"},
+        json={"enabled": True, "url": f"{receiver.url}/webhooks/sendgrid"},
+        timeout=10,
+    ).raise_for_status()
+    env = local_airflow.airflow_env(warehouse_url, sendgrid_host=emulator.url, sendgrid_key=EMULATOR_API_KEY)
+    return Stack(warehouse_url, emulator, receiver, env)
+
+
+def simulate_day(stack: Stack, cfg: DemoConfig, day: dt.date, workflows: tuple[str, ...] = WORKFLOW_DAGS) -> None:
+    """One campaign day: world reacts and lands data, then real warehouse and workflow DAG runs."""
+    world_moves(stack, cfg, day)
+    stack.set_clock(dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
+    local_airflow.dags_test("loyalty_warehouse", day, stack.airflow_env)
+    for dag_id in workflows:
+        local_airflow.dags_test(dag_id, day, stack.airflow_env)
+    stack.flush_webhooks()
+
+
+def world_moves(stack: Stack, cfg: DemoConfig, day: dt.date) -> None:
+    with warehouse.connect(stack.warehouse_url) as conn:
+        react_to_messages(conn, delivered_messages_from_emulator(stack.emulator.url), cfg.generator.seed)
+        advance_to(conn, day)
+
+
+def run_demo(cfg: DemoConfig, progress: Callable[[str], None] = print) -> list[dict]:
+    """Run the whole demo and return the report rows (also what `loyalty report` prints)."""
+    url = warehouse.resolve_url()
+    warehouse.init_schema(url)
+    with warehouse.connect(url) as conn:
+        progress(f"generating a synthetic retailer: {cfg.generator.customers:,} customers")
+        counts = generate(conn, cfg.generator)
+    progress(f"  {counts['scheduled_orders']:,} orders scheduled, {counts['released_orders']:,} in history")
+    with ExitStack() as stack:
+        running = start_stack(stack, url, cfg.generator.seed)
+        progress(f"emulator at {running.emulator.url}, webhook receiver at {running.receiver.url}")
+        progress("preparing Airflow (metadata DB, pools)")
+        local_airflow.prepare(running.airflow_env, pools={"email": 4})
+        days = cfg.run_days()
+        for number, day in enumerate(days, start=1):
+            progress(f"day {number}/{len(days)} {day}: warehouse DAG, then win_back DAG")
+            simulate_day(running, cfg, day)
+        end = cfg.generator.horizon_end
+        progress(f"{end}: attribution windows closed; metrics DAG")
+        world_moves(running, cfg, end)
+        local_airflow.dags_test("loyalty_metrics", end, running.airflow_env)
+    with warehouse.connect(url) as conn:
+        return report.fetch_results(conn)

@@ -1,0 +1,84 @@
+"""Drive a project-local Airflow (metadata on SQLite in the state folder) through its own CLI.
+
+The demo and the end-to-end tests run real DAG runs with `airflow dags test`; `airflow
+standalone` on the same AIRFLOW_HOME then shows those runs in the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from loyalty.paths import DAGS_DIR, state_dir
+from loyalty.warehouse import airflow_connection_json
+
+
+class AirflowRunFailed(RuntimeError):
+    """An `airflow` command failed; the message points at its log."""
+
+
+def airflow_home() -> Path:
+    home = state_dir() / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def airflow_env(warehouse_url: str, sendgrid_host: str | None = None, sendgrid_key: str = "SG.local-emulator") -> dict:
+    """The environment every Airflow process of the project gets: home, DAGs, connections."""
+    env = {
+        "AIRFLOW_HOME": str(airflow_home()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_LOYALTY_WAREHOUSE": airflow_connection_json(warehouse_url),
+        "LOYALTY_WAREHOUSE_URL": warehouse_url,
+        "LOYALTY_STATE_DIR": str(state_dir()),
+    }
+    if sendgrid_host:
+        env["AIRFLOW_CONN_LOYALTY_SENDGRID"] = json.dumps(
+            {
+                "conn_type": "http",
+                "host": sendgrid_host,
+                "password": sendgrid_key,
+                "extra": {"from_email": "loyalty@example.com"},
+            }
+        )
+    return env
+
+
+def run_airflow(args: list[str], env: dict[str, str], log_name: str) -> str:
+    """Run `airflow <args>`; raise AirflowRunFailed with the log path when it fails."""
+    binary = Path(sys.executable).with_name("airflow")
+    log_path = state_dir() / "logs" / f"{log_name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    completed = subprocess.run(
+        [str(binary), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    log_path.write_text(completed.stdout + completed.stderr)
+    if completed.returncode != 0:
+        tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-15:])
+        raise AirflowRunFailed(
+            f"airflow {' '.join(args)} failed (exit {completed.returncode}); log: {log_path}\n{tail}"
+        )
+    return completed.stdout
+
+
+def prepare(env: dict[str, str], pools: dict[str, int]) -> None:
+    """Create or upgrade the metadata DB and the per-channel pools."""
+    run_airflow(["db", "migrate"], env, "airflow-db-migrate")
+    for pool, slots in pools.items():
+        run_airflow(["pools", "set", pool, str(slots), f"{pool} sends"], env, f"airflow-pool-{pool}")
+
+
+def dags_test(dag_id: str, day: dt.date, env: dict[str, str]) -> str:
+    """One real DAG run for a logical date; failure raises with the run's log."""
+    return run_airflow(["dags", "test", dag_id, day.isoformat()], env, f"dag-{dag_id}-{day.isoformat()}")

@@ -1,0 +1,130 @@
+"""The simulated world moving forward: releasing scheduled rows and reacting to messages.
+
+`advance_to` is what the retailer's systems would do each night: land the day's new customers
+and orders in `raw`. `react_to_messages` is the customers' side of a campaign: given the
+messages the provider emulator delivered, persuaded customers schedule an extra order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+
+from loyalty.simulation.truth import TRUTH
+
+RELEASE_SQL = {
+    "customers": """
+        insert into raw.customers
+        select * from sim.scheduled_customers where signup_at < %(until)s
+        on conflict (customer_id) do nothing""",
+    "orders": """
+        insert into raw.orders (order_id, customer_id, ordered_at, status, order_total)
+        select order_id, customer_id, ordered_at, status, order_total
+        from sim.scheduled_orders where ordered_at < %(until)s
+        on conflict (order_id) do nothing""",
+    "order_lines": """
+        insert into raw.order_lines (order_line_id, order_id, product_id, quantity, unit_price)
+        select order_line_id, order_id, product_id, quantity, unit_price
+        from sim.scheduled_order_lines where ordered_at < %(until)s
+        on conflict (order_line_id) do nothing""",
+}
+
+
+def advance_to(conn: psycopg.Connection, day: dt.date) -> dict[str, int]:
+    """Land every scheduled row up to the end of `day` in raw; idempotent."""
+    until = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    released = {}
+    for table, sql in RELEASE_SQL.items():
+        released[f"released_{table}"] = conn.execute(sql, {"until": until}).rowcount
+    return released
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    """What a customer's inbox knows: who got it, which campaign it belongs to, when."""
+
+    message_key: str
+    email: str
+    workflow_id: str
+    delivered_on: dt.date
+
+
+def _uniform(*parts: object) -> float:
+    """A reproducible uniform draw in [0, 1) keyed by its parts (no shared RNG state)."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def delivered_messages_from_emulator(emulator_url: str) -> list[DeliveredMessage]:
+    """Read the emulator's record of delivered emails (its introspection API)."""
+    response = httpx.get(f"{emulator_url}/_emulator/messages", params={"channel": "email"}, timeout=60)
+    response.raise_for_status()
+    return list(_delivered(response.json()))
+
+
+def _delivered(records: Iterable[Mapping[str, Any]]) -> Iterable[DeliveredMessage]:
+    for record in records:
+        if not record.get("delivered"):
+            continue
+        workflow = next((c for c in record.get("categories") or [] if c in TRUTH), None)
+        if workflow is None:
+            continue
+        delivered_at = dt.datetime.fromtimestamp(int(record["delivered_at"]), tz=dt.UTC)
+        yield DeliveredMessage(record["sg_message_id"], record["email"], workflow, delivered_at.date())
+
+
+def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMessage], seed: int) -> int:
+    """Decide, once per message, whether its recipient is persuaded; schedule their extra order.
+
+    Returns the number of newly persuaded customers. A persuaded order is placed 1..window days
+    after delivery, priced like the customer's own average order.
+    """
+    messages = list(messages)
+    if not messages:
+        return 0
+    customer_ids = dict(
+        conn.execute(
+            "select email, customer_id from raw.customers where email = any(%s)",
+            [sorted({m.email for m in messages})],
+        ).fetchall()
+    )
+    decided = {row[0] for row in conn.execute("select message_key from sim.reactions").fetchall()}
+    reactions, orders = [], []
+    for message in messages:
+        customer_id = customer_ids.get(message.email)
+        if customer_id is None or message.message_key in decided:
+            continue
+        truth = TRUTH[message.workflow_id]
+        persuaded = _uniform(seed, "persuade", message.message_key) < truth.persuasion_rate
+        order_id = None
+        if persuaded:
+            lag = 1 + int(_uniform(seed, "lag", message.message_key) * truth.effect_window_days)
+            hour = 8 + int(_uniform(seed, "hour", message.message_key) * 14)
+            ordered_at = dt.datetime.combine(
+                message.delivered_on + dt.timedelta(days=lag), dt.time(hour), tzinfo=dt.UTC
+            )
+            order_id = f"P-{message.workflow_id}-{message.message_key}"
+            orders.append((order_id, customer_id, ordered_at))
+        reactions.append(
+            (message.message_key, customer_id, message.workflow_id, message.delivered_on, persuaded, order_id)
+        )
+        decided.add(message.message_key)
+    with conn.cursor() as cur:
+        cur.executemany("insert into sim.reactions values (%s, %s, %s, %s, %s, %s) on conflict do nothing", reactions)
+        cur.executemany(
+            """
+            insert into sim.scheduled_orders (order_id, customer_id, ordered_at, status, order_total)
+            select %(order_id)s, %(customer_id)s, %(ordered_at)s, 'completed',
+                   coalesce(round(avg(order_total), 2), 50.00)
+            from sim.scheduled_orders where customer_id = %(customer_id)s
+            on conflict (order_id) do nothing
+            """,
+            [{"order_id": o, "customer_id": c, "ordered_at": t} for o, c, t in orders],
+        )
+    return len(orders)

@@ -1,0 +1,101 @@
+-- Tables the loyalty application owns. dbt reads them as sources; it never writes them.
+-- Idempotent: safe to run on every start.
+
+create schema if not exists raw;
+create schema if not exists loyalty;
+
+-- ---------------------------------------------------------------- raw: what the retailer's systems deliver
+create table if not exists raw.customers (
+    customer_id     bigint primary key,
+    email           text,
+    phone           text,
+    first_name      text,
+    locale          text,
+    timezone        text,
+    birthday        date,
+    signup_at       timestamptz not null,
+    email_consent   boolean not null default false,
+    sms_consent     boolean not null default false,
+    push_consent    boolean not null default false,
+    loaded_at       timestamptz not null default now()
+);
+
+create table if not exists raw.products (
+    product_id      bigint primary key,
+    product_name    text not null,
+    category        text not null,
+    unit_price      numeric(12, 2) not null,
+    loaded_at       timestamptz not null default now()
+);
+
+create table if not exists raw.orders (
+    order_id        text primary key,
+    customer_id     bigint not null,
+    ordered_at      timestamptz not null,
+    status          text not null,
+    order_total     numeric(12, 2) not null,
+    loaded_at       timestamptz not null default now()
+);
+
+create table if not exists raw.order_lines (
+    order_line_id   text primary key,
+    order_id        text not null,
+    product_id      bigint not null,
+    quantity        integer not null,
+    unit_price      numeric(12, 2) not null,
+    loaded_at       timestamptz not null default now()
+);
+
+-- Provider webhook events, one row per provider event id (retries from providers are no-ops).
+create table if not exists raw.message_events (
+    event_id        text primary key,
+    provider        text not null,
+    send_id         text,
+    provider_message_id text,
+    event_type      text not null,
+    occurred_at     timestamptz not null,
+    payload         jsonb not null,
+    received_at     timestamptz not null default now()
+);
+create index if not exists message_events_send_id on raw.message_events (send_id);
+
+-- Rows that broke a load contract: never dropped silently.
+create table if not exists raw.quarantine (
+    quarantine_id   bigserial primary key,
+    source_table    text not null,
+    rule            text not null,
+    row_data        jsonb not null,
+    quarantined_at  timestamptz not null default now()
+);
+
+-- ---------------------------------------------------------------- loyalty: the send ledger, the heart
+-- One row per (workflow, step, customer, cycle), written before any provider request.
+-- status: holdout | pending | sending | sent | failed | suppressed | unknown
+create table if not exists loyalty.send_ledger (
+    send_id             text primary key,
+    workflow_id         text not null,
+    step_id             text not null,
+    customer_id         bigint not null,
+    cycle_key           text not null,
+    run_date            date not null,
+    variant             text not null,
+    is_holdout          boolean not null,
+    channel             text not null,
+    recipient           text,
+    context             jsonb,
+    status              text not null,
+    status_reason       text,
+    batch_id            text,
+    attempts            integer not null default 0,
+    provider_message_id text,
+    provider_response   jsonb,
+    created_at          timestamptz not null default now(),
+    sent_at             timestamptz,
+    updated_at          timestamptz not null default now(),
+    constraint send_ledger_one_per_cycle unique (workflow_id, step_id, customer_id, cycle_key),
+    constraint send_ledger_status check (
+        status in ('holdout', 'pending', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
+    )
+);
+create index if not exists send_ledger_batch on loyalty.send_ledger (batch_id) where batch_id is not null;
+create index if not exists send_ledger_workflow_status on loyalty.send_ledger (workflow_id, status);

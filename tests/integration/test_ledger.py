@@ -1,0 +1,106 @@
+"""The send ledger on a real Postgres: planning is idempotent, assignment matches its definition,
+and sending through the real SendGrid client never sends a row twice."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import httpx
+import psycopg
+import pytest
+
+from loyalty import ledger
+from loyalty.assignment import assign
+from loyalty.channels.sendgrid_email import SendGridEmail
+from loyalty.services import Service
+from loyalty.specs import WorkflowSpec
+from loyalty.warehouse import connect
+
+from .conftest import API_KEY, RUN_DATE
+
+pytestmark = pytest.mark.integration
+
+
+def _ledger_rows(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select customer_id, variant, status from loyalty.send_ledger order by customer_id"
+        ).fetchall()
+
+
+class TestPlanning:
+    def test_rerun_inserts_nothing(self, audience: str, spec: WorkflowSpec) -> None:
+        """Planning the same run date twice leaves exactly one row per customer and cycle."""
+        with psycopg.connect(audience) as conn:
+            first = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            second = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        assert first.new_rows == 2500
+        assert second.new_rows == 0
+        assert len(_ledger_rows(audience)) == 2500
+
+    def test_sql_assignment_matches_python_definition(self, audience: str, spec: WorkflowSpec) -> None:
+        """The set-based SQL and loyalty.assignment give every customer the same arm."""
+        with psycopg.connect(audience) as conn:
+            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        ids, cumulative = spec.variant_weights()
+        for customer_id, variant, status in _ledger_rows(audience):
+            expected = assign(customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative)
+            assert variant == expected
+            assert status == ("holdout" if expected == "holdout" else "pending")
+
+    def test_holdout_share(self, audience: str, spec: WorkflowSpec) -> None:
+        """About holdout_pct of the audience is held out (20% of 2,500, within sampling error)."""
+        with psycopg.connect(audience) as conn:
+            summary = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        assert abs(summary.held_out / 2500 - spec.experiment.holdout_pct) < 0.03
+
+
+class TestSending:
+    def _send_all(self, url: str, spec: WorkflowSpec, emulator: Service) -> list[dict]:
+        sender = SendGridEmail(API_KEY, "loyalty@example.com", host=emulator.url)
+        with psycopg.connect(url) as conn:
+            batches = ledger.assign_batches(conn, spec, "email_1", RUN_DATE)
+        return [ledger.send_batch(partial(connect, url), spec, batch, sender) for batch in batches]
+
+    def test_each_customer_gets_exactly_one_email(self, audience: str, spec: WorkflowSpec, emulator: Service) -> None:
+        """Plan + send, then plan + send again: the emulator holds one message per treated customer."""
+        with psycopg.connect(audience) as conn:
+            summary = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        results = self._send_all(audience, spec, emulator)
+        assert all(len(r) for r in results)
+        assert len(results) == -(-summary.pending // spec.batch_size)  # batches of at most 1000
+        with psycopg.connect(audience) as conn:
+            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        assert self._send_all(audience, spec, emulator) == []
+
+        messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
+        recipients = [m["email"] for m in messages]
+        assert len(recipients) == len(set(recipients)) == summary.pending
+        rows = _ledger_rows(audience)
+        treated = {f"customer{c}@example.com" for c, variant, status in rows if variant != "holdout"}
+        assert set(recipients) == treated
+        assert {status for _, variant, status in rows if variant != "holdout"} == {"sent"}
+
+    def test_send_id_travels_in_custom_args(self, audience: str, spec: WorkflowSpec, emulator: Service) -> None:
+        """Each personalization carries its ledger send_id, so webhooks can be joined back."""
+        with psycopg.connect(audience) as conn:
+            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        self._send_all(audience, spec, emulator)
+        messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
+        with psycopg.connect(audience) as conn:
+            send_ids = {
+                row[0]
+                for row in conn.execute("select send_id from loyalty.send_ledger where status = 'sent'").fetchall()
+            }
+        assert {m["custom_args"]["send_id"] for m in messages} == send_ids
+
+    def test_rendered_in_the_customers_locale(self, audience: str, spec: WorkflowSpec, emulator: Service) -> None:
+        """pt-BR customers get the Portuguese subject; others the English one."""
+        with psycopg.connect(audience) as conn:
+            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+        self._send_all(audience, spec, emulator)
+        messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
+        for message in messages:
+            customer_id = int(message["email"].removeprefix("customer").split("@")[0])
+            portuguese = any(word in message["subject"] for word in ("sentimos", "desconto"))
+            assert portuguese == (customer_id % 2 == 0), message["subject"]

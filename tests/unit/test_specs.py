@@ -1,0 +1,74 @@
+"""Workflow specs: valid ones load, broken ones fail with the file and the field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from loyalty.paths import WORKFLOWS_DIR
+from loyalty.specs import SpecError, load_spec, spec_paths
+
+
+def _write(tmp_path: Path, name: str, data: dict | str) -> Path:
+    path = tmp_path / f"{name}.yml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def win_back() -> dict:
+    return yaml.safe_load((WORKFLOWS_DIR / "win_back.yml").read_text())
+
+
+class TestShippedSpecs:
+    @pytest.mark.parametrize("path", spec_paths(WORKFLOWS_DIR), ids=lambda p: p.stem)
+    def test_every_shipped_spec_loads(self, path: Path) -> None:
+        """Every spec in workflows/ validates and its id matches its file."""
+        spec = load_spec(path)
+        assert spec.id == path.stem
+        assert abs(sum(v.weight for v in spec.experiment.variants) - 1) < 1e-9
+
+
+class TestBrokenSpecs:
+    def test_weights_must_sum_to_one(self, tmp_path: Path, win_back: dict) -> None:
+        """A variant weight typo is named with the file and the experiment field."""
+        win_back["experiment"]["variants"][0]["weight"] = 0.7
+        path = _write(tmp_path, "win_back", win_back)
+        with pytest.raises(SpecError) as error:
+            load_spec(path)
+        assert str(path) in str(error.value)
+        assert "experiment" in str(error.value)
+        assert "sum to 1" in str(error.value)
+
+    def test_unknown_field_is_rejected(self, tmp_path: Path, win_back: dict) -> None:
+        """A misspelt key is an error, not silently ignored."""
+        win_back["audiense"] = win_back.pop("audience")
+        with pytest.raises(SpecError) as error:
+            load_spec(_write(tmp_path, "win_back", win_back))
+        assert "audiense" in str(error.value)
+        assert "audience" in str(error.value)
+
+    def test_bad_yaml_names_the_line(self, tmp_path: Path) -> None:
+        """YAML syntax errors say which line."""
+        path = _write(tmp_path, "broken", "id: broken\nname: [unclosed\nowner: x\n")
+        with pytest.raises(SpecError, match=r"broken\.yml: line \d+ is not valid YAML"):
+            load_spec(path)
+
+    def test_id_must_match_file_name(self, tmp_path: Path, win_back: dict) -> None:
+        """The DAG id comes from the spec id, so it must agree with the file name."""
+        with pytest.raises(SpecError, match="must match the file name"):
+            load_spec(_write(tmp_path, "another_name", win_back))
+
+    def test_identifier_injection_is_rejected(self, tmp_path: Path, win_back: dict) -> None:
+        """The audience model becomes a SQL identifier: only plain lowercase names pass."""
+        win_back["audience"]["model"] = 'eligible"; drop table raw.orders; --'
+        with pytest.raises(SpecError, match="audience.model"):
+            load_spec(_write(tmp_path, "win_back", win_back))
+
+    def test_variant_needs_english_template(self, tmp_path: Path, win_back: dict) -> None:
+        """English is the fallback locale, so every variant must have it."""
+        del win_back["experiment"]["variants"][0]["templates"]["en"]
+        with pytest.raises(SpecError, match="'en' template"):
+            load_spec(_write(tmp_path, "win_back", win_back))
