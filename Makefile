@@ -9,7 +9,8 @@ BOOT := $(STATE)/bootstrap
 UV := $(BOOT)/bin/uv
 VENV := .venv
 
-export UV_COMPILE_BYTECODE := 1      # otherwise every import stays ~2x slower here
+# Compile bytecode at install: otherwise every import stays ~2x slower here.
+export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_LINK_MODE := copy

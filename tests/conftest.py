@@ -7,6 +7,7 @@ never touch the user's data.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,16 @@ APP_TABLES = (
     "raw.quarantine",
     "loyalty.send_ledger",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never write into the developer's .state folder (dbt target, Airflow home, logs)."""
+    path = tmp_path_factory.mktemp("state")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LOYALTY_STATE_DIR", str(path))
+    yield path
+    mp.undo()
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +64,16 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     warehouse.init_schema(url)
     yield url
     server.cleanup()
+    logging.getLogger("pgserver").disabled = True  # its atexit hook would log to pytest's closed streams
+
+
+def empty_app_tables(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(f"truncate {', '.join(APP_TABLES)}")
 
 
 @pytest.fixture
 def clean_warehouse(warehouse_url: str) -> str:
     """The session warehouse with the application's tables emptied."""
-    with psycopg.connect(warehouse_url) as conn:
-        conn.execute(f"truncate {', '.join(APP_TABLES)}")
+    empty_app_tables(warehouse_url)
     return warehouse_url

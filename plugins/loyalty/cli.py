@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ warehouse_app = typer.Typer(
     no_args_is_help=True, help="The warehouse (embedded Postgres unless LOYALTY_WAREHOUSE_URL)."
 )
 app.add_typer(warehouse_app, name="warehouse")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # tables stay readable in logs
 
 
 @warehouse_app.command("url")
@@ -93,11 +94,37 @@ def demo(
     cfg = DemoConfig(GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
     rows = run_demo(cfg, progress=lambda line: console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {line}"))
     console.print(report.render_table(rows))
+    for line in report.truth_lines(rows):
+        console.print(line)
     console.print(f"finished in {(dt.datetime.now() - started).total_seconds():.0f}s")
     console.print(
         "See the same runs in the Airflow UI:  make airflow-ui   "
         f"(AIRFLOW_HOME={airflow_home()}; http://localhost:8080, no login)"
     )
+
+
+@app.command("airflow-ui")
+def airflow_ui(
+    port: Annotated[int, typer.Option(help="Airflow API server port.")] = 8080,
+) -> None:
+    """Airflow standalone on the demo's metadata, with the emulator and receiver running too."""
+    import subprocess
+    import sys
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from loyalty import warehouse
+    from loyalty.demo import start_stack
+
+    url = warehouse.resolve_url()
+    with ExitStack() as stack:
+        running = start_stack(stack, url, seed=42)
+        env = {**os.environ, **running.airflow_env, "AIRFLOW__API__PORT": str(port)}
+        console.print(f"Airflow UI on http://localhost:{port} (no login: local demo only); Ctrl-C stops it")
+        try:
+            subprocess.run([str(Path(sys.executable).with_name("airflow")), "standalone"], env=env, check=False)
+        except KeyboardInterrupt:
+            console.print("stopped")
 
 
 @app.command("report")

@@ -27,8 +27,8 @@ def dbt_args(command: Sequence[str], run_date: dt.date | None = None) -> list[st
         str(DBT_PROJECT_DIR),
         "--target-path",
         str(state_dir() / "dbt" / "target"),
-        "--log-path",
-        str(state_dir() / "dbt" / "logs"),
+        "--log-level-file",
+        "none",  # the caller's log (Airflow task log, terminal) gets dbt's output; no stray file handle
     ]
     if run_date is not None:
         args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]

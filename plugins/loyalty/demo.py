@@ -99,26 +99,36 @@ def world_moves(stack: Stack, cfg: DemoConfig, day: dt.date) -> None:
         advance_to(conn, day)
 
 
-def run_demo(cfg: DemoConfig, progress: Callable[[str], None] = print) -> list[dict]:
-    """Run the whole demo and return the report rows (also what `loyalty report` prints)."""
-    url = warehouse.resolve_url()
+def prepare_world(url: str, cfg: DemoConfig, progress: Callable[[str], None]) -> None:
+    """Create the app's tables and write the synthetic retailer (history released, future scheduled)."""
     warehouse.init_schema(url)
     with warehouse.connect(url) as conn:
         progress(f"generating a synthetic retailer: {cfg.generator.customers:,} customers")
         counts = generate(conn, cfg.generator)
     progress(f"  {counts['scheduled_orders']:,} orders scheduled, {counts['released_orders']:,} in history")
+
+
+def run_campaign(running: Stack, cfg: DemoConfig, progress: Callable[[str], None]) -> list[dict]:
+    """Real Airflow runs for every campaign day, then the metrics DAG; returns the report rows."""
+    progress("preparing Airflow (metadata DB, pools)")
+    local_airflow.prepare(running.airflow_env, pools={"email": 4})
+    days = cfg.run_days()
+    for number, day in enumerate(days, start=1):
+        progress(f"day {number}/{len(days)} {day}: warehouse DAG, then win_back DAG")
+        simulate_day(running, cfg, day)
+    end = cfg.generator.horizon_end
+    progress(f"{end}: attribution windows closed; metrics DAG")
+    world_moves(running, cfg, end)
+    local_airflow.dags_test("loyalty_metrics", end, running.airflow_env)
+    with warehouse.connect(running.warehouse_url) as conn:
+        return report.fetch_results(conn)
+
+
+def run_demo(cfg: DemoConfig, progress: Callable[[str], None] = print) -> list[dict]:
+    """Run the whole demo and return the report rows (also what `loyalty report` prints)."""
+    url = warehouse.resolve_url()
+    prepare_world(url, cfg, progress)
     with ExitStack() as stack:
         running = start_stack(stack, url, cfg.generator.seed)
         progress(f"emulator at {running.emulator.url}, webhook receiver at {running.receiver.url}")
-        progress("preparing Airflow (metadata DB, pools)")
-        local_airflow.prepare(running.airflow_env, pools={"email": 4})
-        days = cfg.run_days()
-        for number, day in enumerate(days, start=1):
-            progress(f"day {number}/{len(days)} {day}: warehouse DAG, then win_back DAG")
-            simulate_day(running, cfg, day)
-        end = cfg.generator.horizon_end
-        progress(f"{end}: attribution windows closed; metrics DAG")
-        world_moves(running, cfg, end)
-        local_airflow.dags_test("loyalty_metrics", end, running.airflow_env)
-    with warehouse.connect(url) as conn:
-        return report.fetch_results(conn)
+        return run_campaign(running, cfg, progress)

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sendgrid.helpers.eventwebhook import EventWebhook
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -117,9 +118,12 @@ def create_app(config: ReceiverConfig) -> Starlette:
         except Rejected as rejected:
             log.warning("sendgrid webhook rejected (%s): %s", rejected.status, rejected.reason)
             return JSONResponse({"error": rejected.reason}, status_code=rejected.status)
-        with psycopg.connect(config.warehouse_url) as conn:
-            stored = store_sendgrid_events(conn, events)
+        stored = await run_in_threadpool(_store, events)
         return JSONResponse({"received": len(events), "stored": stored})
+
+    def _store(events: list[dict]) -> int:
+        with psycopg.connect(config.warehouse_url) as conn:
+            return store_sendgrid_events(conn, events)
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -74,7 +74,7 @@ class TestSending:
         assert self._send_all(audience, spec, emulator) == []
 
         messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
-        recipients = [m["email"] for m in messages]
+        recipients = [m["to"] for m in messages]
         assert len(recipients) == len(set(recipients)) == summary.pending
         rows = _ledger_rows(audience)
         treated = {f"customer{c}@example.com" for c, variant, status in rows if variant != "holdout"}
@@ -101,6 +101,6 @@ class TestSending:
         self._send_all(audience, spec, emulator)
         messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
         for message in messages:
-            customer_id = int(message["email"].removeprefix("customer").split("@")[0])
+            customer_id = int(message["to"].removeprefix("customer").split("@")[0])
             portuguese = any(word in message["subject"] for word in ("sentimos", "desconto"))
             assert portuguese == (customer_id % 2 == 0), message["subject"]

@@ -64,7 +64,7 @@ class TestBrokenSpecs:
     def test_identifier_injection_is_rejected(self, tmp_path: Path, win_back: dict) -> None:
         """The audience model becomes a SQL identifier: only plain lowercase names pass."""
         win_back["audience"]["model"] = 'eligible"; drop table raw.orders; --'
-        with pytest.raises(SpecError, match="audience.model"):
+        with pytest.raises(SpecError, match=r"audience\.model"):
             load_spec(_write(tmp_path, "win_back", win_back))
 
     def test_variant_needs_english_template(self, tmp_path: Path, win_back: dict) -> None:

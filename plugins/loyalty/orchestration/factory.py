@@ -44,7 +44,7 @@ def _dbt_build_task(select: str | None, outlets: list[Asset]):
         from loyalty.orchestration.connections import warehouse_url
 
         command = ["build"] + (["--select", select] if select else [])
-        run_dbt(command, warehouse_url(), run_date=run_date_of(context))
+        run_dbt(command, warehouse_url(), run_date=run_date_of(context), quiet=False)
 
     return dbt_build()
 

@@ -113,10 +113,12 @@ def _purchase_days(cfg: GeneratorConfig, people: dict[str, np.ndarray], rng: np.
 def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
     """Write truth, products, and the scheduled customers and orders; release the history.
 
-    Deterministic for a given config. Replaces any previous synthetic world in the warehouse.
+    Deterministic for a given config. Replaces any previous synthetic world in the warehouse,
+    its send ledger and events included; refuses to touch a warehouse with real customers.
     """
     rng = np.random.default_rng(cfg.seed)
     run_sql_file(conn, "simulation.sql")
+    _refuse_real_data(conn)
     for table in (
         "sim.truth",
         "sim.settings",
@@ -128,6 +130,9 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
         "raw.products",
         "raw.orders",
         "raw.order_lines",
+        "raw.message_events",
+        "raw.quarantine",
+        "loyalty.send_ledger",
     ):
         conn.execute(f"truncate {table}")
 
@@ -263,6 +268,20 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
         "scheduled_order_lines": int(line_order.size),
         **released,
     }
+
+
+class RealDataError(RuntimeError):
+    """The warehouse holds customers the generator did not make: never overwrite them."""
+
+
+def _refuse_real_data(conn: psycopg.Connection) -> None:
+    generated = conn.execute("select exists (select 1 from sim.settings where key = 'seed')").fetchone()[0]
+    has_customers = conn.execute("select exists (select 1 from raw.customers)").fetchone()[0]
+    if has_customers and not generated:
+        raise RealDataError(
+            "the warehouse already holds customers that the generator did not write; the synthetic "
+            "world replaces raw and ledger tables, so point LOYALTY_WAREHOUSE_URL at an empty database"
+        )
 
 
 def _line_numbers(lines_per_order: np.ndarray) -> np.ndarray:

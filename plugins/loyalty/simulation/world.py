@@ -75,8 +75,8 @@ def _delivered(records: Iterable[Mapping[str, Any]]) -> Iterable[DeliveredMessag
         workflow = next((c for c in record.get("categories") or [] if c in TRUTH), None)
         if workflow is None:
             continue
-        delivered_at = dt.datetime.fromtimestamp(int(record["delivered_at"]), tz=dt.UTC)
-        yield DeliveredMessage(record["sg_message_id"], record["email"], workflow, delivered_at.date())
+        delivered_at = dt.datetime.fromtimestamp(int(record["events"]["delivered"]), tz=dt.UTC)
+        yield DeliveredMessage(record["sg_message_id"], record["to"], workflow, delivered_at.date())
 
 
 def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMessage], seed: int) -> int:

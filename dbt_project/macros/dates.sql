@@ -1,0 +1,30 @@
+{#
+    Date helpers the dbt cross-database macros do not cover. Each dispatches on the adapter;
+    the default implementation is ANSI SQL, Postgres gets an explicit one.
+#}
+
+{# The calendar date (in UTC) of a timestamp with time zone, independent of the session time zone. #}
+{% macro utc_date(timestamp_column) -%}
+    {{ return(adapter.dispatch('utc_date', 'loyalty')(timestamp_column)) }}
+{%- endmacro %}
+
+{% macro default__utc_date(timestamp_column) -%}
+    cast({{ timestamp_column }} as date)
+{%- endmacro %}
+
+{% macro postgres__utc_date(timestamp_column) -%}
+    cast(({{ timestamp_column }} at time zone 'UTC') as date)
+{%- endmacro %}
+
+{# A date as 'YYYY-MM-DD' text, whatever the session's date style. #}
+{% macro date_to_iso_string(date_column) -%}
+    {{ return(adapter.dispatch('date_to_iso_string', 'loyalty')(date_column)) }}
+{%- endmacro %}
+
+{% macro default__date_to_iso_string(date_column) -%}
+    cast({{ date_column }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro postgres__date_to_iso_string(date_column) -%}
+    to_char({{ date_column }}, 'YYYY-MM-DD')
+{%- endmacro %}

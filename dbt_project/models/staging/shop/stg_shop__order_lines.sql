@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'order_lines') }}
+
+),
+
+renamed as (
+
+    select
+        order_line_id,
+        order_id,
+        product_id,
+        quantity,
+        unit_price,
+        quantity * unit_price as line_total
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,313 @@
+"""The ASGI app: provider APIs plus ``/_emulator/`` introspection, and ways to run it.
+
+``create_app`` composes channel modules. Today that is SendGrid; a Twilio module
+(``/2010-04-01/Accounts/{sid}/Messages.json``, form-encoded status callbacks signed with
+X-Twilio-Signature) or FCM HTTP v1 slots in the same way: a ``routes(state, config)`` list, a
+``WebhookDispatcher`` registered in ``state.dispatchers`` (batch size 1 and its own ``encode``
+and ``sign`` for Twilio), and message records with ``channel``, ``send_id`` and ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import sendgrid
+from .clock import parse_iso
+from .config import EmailRates, EmulatorConfig
+from .state import EmulatorState, Fault
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    return data
+
+
+def _bad(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=400)
+
+
+def introspection_routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
+    """Endpoints for tests and the demo; none of them exists at a real provider."""
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "channels": sorted(state.dispatchers)})
+
+    async def messages(request: Request) -> Response:
+        q = request.query_params
+        found = state.find(send_id=q.get("send_id"), channel=q.get("channel"))
+        if to := q.get("to"):
+            found = [m for m in found if getattr(m, "to", None) == to]
+        offset = int(q.get("offset", 0))
+        limit = int(q["limit"]) if "limit" in q else None
+        page = found[offset : None if limit is None else offset + limit]
+        return JSONResponse([m.to_dict() for m in page])
+
+    async def events(request: Request) -> Response:
+        """The exact events (as posted) for matching email messages."""
+        q = request.query_params
+        found = state.find(send_id=q.get("send_id"), channel="email")
+        return JSONResponse([e for m in found for e in sendgrid.expand_events(m)])  # type: ignore[arg-type]
+
+    async def requests_(_: Request) -> Response:
+        return JSONResponse(
+            [
+                {
+                    "channel": r.channel,
+                    "path": r.path,
+                    "status": r.status,
+                    "body_bytes": r.body_bytes,
+                    "recipients": r.recipients,
+                    "message_id": r.message_id,
+                    "received_at": r.received_at,
+                }
+                for r in state.requests
+            ]
+        )
+
+    async def stats(_: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    async def flush(request: Request) -> Response:
+        try:
+            timeout = float((await _json(request)).get("timeout", 30.0))
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        results = await asyncio.gather(*(d.wait_idle(timeout) for d in state.dispatchers.values()))
+        body = {**state.stats(), "drained": all(results)}
+        return JSONResponse(body, status_code=200 if all(results) else 504)
+
+    async def reset(_: Request) -> Response:
+        state.reset()
+        return JSONResponse(state.stats())
+
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = await _json(request)
+                if "now" in data and data["now"] is not None:
+                    state.clock.set(
+                        parse_iso(str(data["now"])),
+                        frozen=bool(data.get("frozen", False)),
+                    )
+                elif data.get("now", "missing") is None:
+                    state.clock.reset()
+                if "advance_seconds" in data:
+                    state.clock.advance(float(data["advance_seconds"]))
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        return JSONResponse(state.clock.snapshot())
+
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = await _json(request)
+                items = data.get("faults", [data])
+                known = {f.name for f in fields(Fault)}
+                for item in items:
+                    state.faults.append(Fault(**{k: v for k, v in item.items() if k in known}))
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        elif request.method == "DELETE":
+            state.faults.clear()
+        return JSONResponse(state.faults_as_dicts())
+
+    async def settings(request: Request) -> Response:
+        """Change the webhook target or email rates at run time (e.g. receiver started later)."""
+        if request.method == "POST":
+            try:
+                data = await _json(request)
+                if "webhook_url" in data:
+                    config.webhook_url = data["webhook_url"]
+                    for d in state.dispatchers.values():
+                        d.url = config.webhook_url
+                rates = {k: data[k] for k in ("delivery_rate", "open_rate", "click_rate") if k in data}
+                if rates:
+                    current = config.email
+                    config.email = EmailRates(
+                        **{
+                            "delivery_rate": current.delivery_rate,
+                            "open_rate": current.open_rate,
+                            "click_rate": current.click_rate,
+                            **{k: float(v) for k, v in rates.items()},
+                        }
+                    )
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        return JSONResponse(
+            {
+                "seed": config.seed,
+                "webhook_url": config.webhook_url,
+                "delivery_rate": config.email.delivery_rate,
+                "open_rate": config.email.open_rate,
+                "click_rate": config.email.click_rate,
+                "webhook_batch_size": config.webhook_batch_size,
+                "auth_required": config.api_key is not None,
+                "public_key": config.public_key_b64,
+            }
+        )
+
+    async def redeliver(_: Request) -> Response:
+        n = sum(d.redeliver_dead_letters() for d in state.dispatchers.values())
+        return JSONResponse({"requeued_events": n})
+
+    p = "/_emulator"
+    return [
+        Route(f"{p}/health", health, methods=["GET"]),
+        Route(f"{p}/messages", messages, methods=["GET"]),
+        Route(f"{p}/events", events, methods=["GET"]),
+        Route(f"{p}/requests", requests_, methods=["GET"]),
+        Route(f"{p}/stats", stats, methods=["GET"]),
+        Route(f"{p}/flush", flush, methods=["POST"]),
+        Route(f"{p}/reset", reset, methods=["POST"]),
+        Route(f"{p}/clock", clock, methods=["GET", "POST"]),
+        Route(f"{p}/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route(f"{p}/settings", settings, methods=["GET", "POST"]),
+        Route(f"{p}/webhooks/redeliver", redeliver, methods=["POST"]),
+    ]
+
+
+def create_app(config: EmulatorConfig) -> Starlette:
+    """Build one emulator instance; its webhook workers live as long as the app's lifespan."""
+    state = EmulatorState(config.seed)
+    state.dispatchers[sendgrid.DISPATCHER] = sendgrid.make_dispatcher(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        for d in state.dispatchers.values():
+            await d.start()
+        try:
+            yield
+        finally:
+            for d in state.dispatchers.values():
+                await d.stop()
+
+    app = Starlette(
+        routes=[*sendgrid.routes(state, config), *introspection_routes(state, config)],
+        lifespan=lifespan,
+    )
+    app.state.emulator = state
+    app.state.config = config
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - display only, not a bind
+    return f"http://{shown}:{port}"
+
+
+def _uvicorn_server(app: Starlette, log_level: str) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level=log_level,
+            lifespan="on",
+            access_log=False,
+            timeout_keep_alive=30,
+        )
+    )
+
+
+def serve(
+    host: str,
+    port: int,
+    config: EmulatorConfig,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Run until interrupted. ``port=0`` picks a free port; ``on_ready(url)`` fires once it
+    accepts connections (``python -m loyalty.emulator`` prints ``EMULATOR_URL=...`` there)."""
+    sock = _bind(host, port)
+    server = _uvicorn_server(create_app(config), log_level)
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started and on_ready is not None:
+            on_ready(_url(host, sock))
+        await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator serving from a background thread (tests, notebooks, the demo)."""
+
+    url: str
+    app: Starlette
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def state(self) -> EmulatorState:
+        return self.app.state.emulator
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_in_thread(
+    config: EmulatorConfig,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    startup_timeout: float = 10.0,
+) -> RunningEmulator:
+    """Start on a daemon thread and return once it accepts requests."""
+    sock = _bind(host, port)
+    app = create_app(config)
+    server = _uvicorn_server(app, "warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="emulator")
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("emulator failed to start")
+        time.sleep(0.005)
+    return RunningEmulator(_url(host, sock), app, server, thread)
+
+
+@contextlib.contextmanager
+def running(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningEmulator]:
+    """``with running(EmulatorConfig(seed=1)) as emu: ... emu.url ...``"""
+    emu = start_in_thread(config, host, port)
+    try:
+        yield emu
+    finally:
+        emu.stop()

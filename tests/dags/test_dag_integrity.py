@@ -1,0 +1,78 @@
+"""DAG integrity: every DAG file imports, every DAG has an owner, tags, docs and retries, one DAG
+exists per spec, and a broken spec shows up as its own failing DAG without hiding the others."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from loyalty.paths import DAGS_DIR, WORKFLOWS_DIR
+from loyalty.specs import spec_paths
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("airflow")
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+        }
+    )
+    return home
+
+
+def _dagbag(dag_folder: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(dag_folder))
+
+
+def test_every_dag_file_imports(airflow_home: Path) -> None:
+    """No import errors, and one DAG per spec plus the warehouse and metrics DAGs."""
+    started = time.perf_counter()
+    bag = _dagbag(DAGS_DIR)
+    assert bag.import_errors == {}
+    expected = {"loyalty_warehouse", "loyalty_metrics"} | {p.stem for p in spec_paths(WORKFLOWS_DIR)}
+    assert set(bag.dag_ids) == expected
+    assert time.perf_counter() - started < 30, "parsing must stay cheap: no warehouse or network at parse time"
+
+
+def test_dags_carry_owner_tags_docs_retries(airflow_home: Path) -> None:
+    """What the data team reads in the UI is there for every DAG."""
+    bag = _dagbag(DAGS_DIR)
+    for dag_id, dag in bag.dags.items():
+        assert dag.tags, dag_id
+        assert dag.doc_md, dag_id
+        assert not dag.catchup, dag_id
+        for task in dag.tasks:
+            assert task.owner not in (None, "", "airflow"), f"{dag_id}.{task.task_id}"
+            assert task.retries >= 1 or dag_id.endswith("__invalid_spec"), f"{dag_id}.{task.task_id}"
+
+
+def test_send_tasks_use_channel_pools(airflow_home: Path) -> None:
+    """Sends are mapped per batch and limited by one pool per channel."""
+    bag = _dagbag(DAGS_DIR)
+    send = bag.dags["win_back"].get_task("email_1__send")
+    assert send.pool == "email"
+
+
+def test_broken_spec_does_not_hide_other_dags(airflow_home: Path, tmp_path: Path, monkeypatch) -> None:
+    """A spec with an error becomes `<name>__invalid_spec` showing the error; good specs still load."""
+    workflows = tmp_path / "workflows"
+    shutil.copytree(WORKFLOWS_DIR, workflows)
+    (workflows / "broken.yml").write_text("id: broken\nname: Broken\nowner: me\n")
+    dags = tmp_path / "dags"
+    shutil.copytree(DAGS_DIR, dags)
+    monkeypatch.setattr("loyalty.paths.WORKFLOWS_DIR", workflows)
+    bag = _dagbag(dags)
+    assert bag.import_errors == {}
+    assert "win_back" in bag.dag_ids
+    broken = bag.dags["broken__invalid_spec"]
+    assert "broken.yml" in broken.doc_md and "audience" in broken.doc_md

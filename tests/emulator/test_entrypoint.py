@@ -1,0 +1,54 @@
+"""The process entry point and the independence rule."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+import loyalty.emulator
+
+PACKAGE_DIR = Path(loyalty.emulator.__file__).parent
+
+
+def test_module_entry_prints_url_when_ready() -> None:
+    """`python -m loyalty.emulator --port 0` prints one EMULATOR_URL=... line once it accepts
+    requests, serves the API there, and the configured seed/webhook URL are in effect."""
+    cmd = [sys.executable, "-m", "loyalty.emulator", "--port", "0", "--seed", "42"]
+    cmd += ["--webhook-url", "http://127.0.0.1:9/hook"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            assert line.startswith("EMULATOR_URL=http://127.0.0.1:"), line
+            url = line.split("=", 1)[1]
+            assert httpx.get(f"{url}/_emulator/health", timeout=5).json()["status"] == "ok"
+            settings = httpx.get(f"{url}/_emulator/settings", timeout=5).json()
+            assert settings["seed"] == 42 and settings["webhook_url"] == "http://127.0.0.1:9/hook"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_emulator_imports_no_other_loyalty_module() -> None:
+    """The emulator is an independent witness: no module in it imports loyalty.* outside
+    loyalty.emulator (relative imports stay inside the package)."""
+    offenders = []
+    for path in PACKAGE_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level > 1:
+                    offenders.append(f"{path.name}: relative import beyond package")
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            offenders += [
+                f"{path.name}: {n}" for n in names if n.startswith("loyalty") and not n.startswith("loyalty.emulator")
+            ]
+    assert offenders == []
