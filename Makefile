@@ -14,6 +14,8 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_LINK_MODE := copy
+# Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
+export UV_SYSTEM_CERTS := true
 
 .PHONY: install demo test test-fast lint format airflow-ui report clean stop
 .DEFAULT_GOAL := help
