@@ -59,7 +59,7 @@ def test_dags_carry_owner_tags_docs_retries(airflow_home: Path) -> None:
 def test_send_tasks_use_channel_pools(airflow_home: Path) -> None:
     """Sends are mapped per batch and limited by one pool per channel."""
     bag = _dagbag(DAGS_DIR)
-    send = bag.dags["win_back"].get_task("email_1__send")
+    send = bag.dags["win_back"].get_task("send_email")
     assert send.pool == "email"
 
 

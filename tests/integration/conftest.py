@@ -30,6 +30,7 @@ def audience(clean_warehouse: str) -> str:
         conn.execute(
             """create table marts.eligible_win_back as
                select customer_id, %s::date as run_date, 'customer' || customer_id || '@example.com' as email,
+                      true as email_consent,
                       'Ana' as first_name, case when customer_id %% 2 = 0 then 'pt-BR' else 'en' end as locale,
                       '2026-03-01' as cycle_key, 90 as days_since_last_order
                from generate_series(1, 2500) as customer_id""",

@@ -32,16 +32,17 @@ class TestPlanning:
     def test_rerun_inserts_nothing(self, audience: str, spec: WorkflowSpec) -> None:
         """Planning the same run date twice leaves exactly one row per customer and cycle."""
         with psycopg.connect(audience) as conn:
-            first = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
-            second = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
-        assert first.new_rows == 2500
-        assert second.new_rows == 0
+            entered_first, (first,) = ledger.plan(conn, spec, RUN_DATE)
+            entered_again, (again,) = ledger.plan(conn, spec, RUN_DATE)
+        assert entered_first == 2500 and entered_again == 0
+        assert first.planned + first.held_out == 2500
+        assert (again.planned, again.held_out) == (first.planned, first.held_out)
         assert len(_ledger_rows(audience)) == 2500
 
     def test_sql_assignment_matches_python_definition(self, audience: str, spec: WorkflowSpec) -> None:
         """The set-based SQL and loyalty.assignment give every customer the same arm."""
         with psycopg.connect(audience) as conn:
-            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            ledger.plan(conn, spec, RUN_DATE)
         ids, cumulative = spec.variant_weights()
         for customer_id, variant, status in _ledger_rows(audience):
             expected = assign(customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative)
@@ -51,7 +52,7 @@ class TestPlanning:
     def test_holdout_share(self, audience: str, spec: WorkflowSpec) -> None:
         """About holdout_pct of the audience is held out (20% of 2,500, within sampling error)."""
         with psycopg.connect(audience) as conn:
-            summary = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            _, (summary,) = ledger.plan(conn, spec, RUN_DATE)
         assert abs(summary.held_out / 2500 - spec.experiment.holdout_pct) < 0.03
 
 
@@ -59,23 +60,24 @@ class TestSending:
     def _send_all(self, url: str, spec: WorkflowSpec, emulator: Service) -> list[dict]:
         sender = SendGridEmail(API_KEY, "loyalty@example.com", host=emulator.url)
         with psycopg.connect(url) as conn:
-            batches = ledger.assign_batches(conn, spec, "email_1", RUN_DATE)
-        return [ledger.send_batch(partial(connect, url), spec, batch, sender) for batch in batches]
+            batches = ledger.assign_batches(conn, spec, RUN_DATE)
+        assert set(batches) == {"email"}
+        return [ledger.send_batch(partial(connect, url), spec, batch, {"email": sender}) for batch in batches["email"]]
 
     def test_each_customer_gets_exactly_one_email(self, audience: str, spec: WorkflowSpec, emulator: Service) -> None:
         """Plan + send, then plan + send again: the emulator holds one message per treated customer."""
         with psycopg.connect(audience) as conn:
-            summary = ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            _, (summary,) = ledger.plan(conn, spec, RUN_DATE)
         results = self._send_all(audience, spec, emulator)
         assert all(len(r) for r in results)
-        assert len(results) == -(-summary.pending // spec.batch_size)  # batches of at most 1000
+        assert len(results) == -(-summary.planned // spec.batch_size)  # batches of at most 1000
         with psycopg.connect(audience) as conn:
-            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            ledger.plan(conn, spec, RUN_DATE)
         assert self._send_all(audience, spec, emulator) == []
 
         messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
         recipients = [m["to"] for m in messages]
-        assert len(recipients) == len(set(recipients)) == summary.pending
+        assert len(recipients) == len(set(recipients)) == summary.planned
         rows = _ledger_rows(audience)
         treated = {f"customer{c}@example.com" for c, variant, status in rows if variant != "holdout"}
         assert set(recipients) == treated
@@ -84,7 +86,7 @@ class TestSending:
     def test_send_id_travels_in_custom_args(self, audience: str, spec: WorkflowSpec, emulator: Service) -> None:
         """Each personalization carries its ledger send_id, so webhooks can be joined back."""
         with psycopg.connect(audience) as conn:
-            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            ledger.plan(conn, spec, RUN_DATE)
         self._send_all(audience, spec, emulator)
         messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
         with psycopg.connect(audience) as conn:
@@ -97,7 +99,7 @@ class TestSending:
     def test_rendered_in_the_customers_locale(self, audience: str, spec: WorkflowSpec, emulator: Service) -> None:
         """pt-BR customers get the Portuguese subject; others the English one."""
         with psycopg.connect(audience) as conn:
-            ledger.plan_step(conn, spec, "email_1", RUN_DATE)
+            ledger.plan(conn, spec, RUN_DATE)
         self._send_all(audience, spec, emulator)
         messages = httpx.get(f"{emulator.url}/_emulator/messages", timeout=30).json()
         for message in messages:

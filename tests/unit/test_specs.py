@@ -69,6 +69,6 @@ class TestBrokenSpecs:
 
     def test_variant_needs_english_template(self, tmp_path: Path, win_back: dict) -> None:
         """English is the fallback locale, so every variant must have it."""
-        del win_back["experiment"]["variants"][0]["templates"]["en"]
+        del win_back["experiment"]["variants"][0]["templates"]["email_1"]["en"]
         with pytest.raises(SpecError, match="'en' template"):
             load_spec(_write(tmp_path, "win_back", win_back))

@@ -13,6 +13,7 @@ class Message:
     recipient: str
     subject: str
     body: str
+    step_id: str = ""
     categories: tuple[str, ...] = ()
     custom_args: dict[str, str] = field(default_factory=dict)
 

@@ -1,10 +1,9 @@
 """The ASGI app: provider APIs plus ``/_emulator/`` introspection, and ways to run it.
 
-``create_app`` composes channel modules. Today that is SendGrid; a Twilio module
-(``/2010-04-01/Accounts/{sid}/Messages.json``, form-encoded status callbacks signed with
-X-Twilio-Signature) or FCM HTTP v1 slots in the same way: a ``routes(state, config)`` list, a
-``WebhookDispatcher`` registered in ``state.dispatchers`` (batch size 1 and its own ``encode``
-and ``sign`` for Twilio), and message records with ``channel``, ``send_id`` and ``to_dict()``.
+``create_app`` composes channel modules (SendGrid, Twilio, FCM): each gives a
+``routes(state, config)`` list, a ``WebhookDispatcher`` registered in ``state.dispatchers``, an
+``expand(message) -> events`` registered in ``state.expanders``, and message records with
+``channel``, ``send_id``, ``to`` and ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import uvicorn
@@ -25,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import sendgrid
+from . import fcm, sendgrid, twilio
 from .clock import parse_iso
-from .config import EmailRates, EmulatorConfig
+from .config import RATE_CLASSES, EmulatorConfig, updated_rates
 from .state import EmulatorState, Fault
 
 
@@ -45,6 +44,67 @@ def _bad(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
+def _ids(message: Any) -> set[str]:
+    return {
+        str(v) for k in ("x_message_id", "sg_message_id", "sid", "name") if (v := getattr(message, k, None)) is not None
+    }
+
+
+def apply_settings(state: EmulatorState, config: EmulatorConfig, data: dict[str, Any]) -> None:
+    """Validate everything first, then apply (a bad request changes nothing)."""
+    rates = {}
+    flat = {k: data[k] for k in ("delivery_rate", "open_rate", "click_rate") if k in data}
+    for channel in RATE_CLASSES:
+        changes = {**(flat if channel == "email" else {}), **(data.get(channel) or {})}
+        if not isinstance(changes, dict):
+            raise TypeError(f"{channel} must be an object of rates")
+        if changes:
+            rates[channel] = updated_rates(getattr(config, channel), changes)
+    urls = {k: data[k] for k in ("webhook_url", "sms_inbound_url", "push_receipt_url") if k in data}
+    for key, value in urls.items():
+        if value is not None and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            raise ValueError(f"{key} must be an http(s) URL or null")
+    duplicate_rate = data.get("webhook_duplicate_rate", config.webhook_duplicate_rate)
+    if not 0.0 <= float(duplicate_rate) <= 1.0:
+        raise ValueError("webhook_duplicate_rate must be within [0, 1]")
+    for channel, value in rates.items():
+        setattr(config, channel, value)
+    for key, value in urls.items():
+        setattr(config, key, value)
+    state.dispatchers[sendgrid.DISPATCHER].url = config.webhook_url
+    state.dispatchers[fcm.DISPATCHER].url = config.push_receipt_url
+    config.webhook_duplicate_rate = float(duplicate_rate)
+    config.webhook_out_of_order = bool(data.get("webhook_out_of_order", config.webhook_out_of_order))
+    for d in state.dispatchers.values():
+        d.duplicate_rate = config.webhook_duplicate_rate
+        d.out_of_order = config.webhook_out_of_order
+
+
+def settings_view(config: EmulatorConfig) -> dict[str, Any]:
+    """Current settings, including the local emulator's secrets (a real provider shows them in
+    its console; this is a local test double)."""
+    return {
+        "seed": config.seed,
+        "webhook_url": config.webhook_url,
+        "sms_inbound_url": config.sms_inbound_url,
+        "push_receipt_url": config.push_receipt_url,
+        "delivery_rate": config.email.delivery_rate,
+        "open_rate": config.email.open_rate,
+        "click_rate": config.email.click_rate,
+        "email": asdict(config.email),
+        "sms": asdict(config.sms),
+        "push": asdict(config.push),
+        "webhook_batch_size": config.webhook_batch_size,
+        "webhook_duplicate_rate": config.webhook_duplicate_rate,
+        "webhook_out_of_order": config.webhook_out_of_order,
+        "auth_required": config.api_key is not None,
+        "public_key": config.public_key_b64,
+        "twilio_account_sid": config.twilio_account_sid,
+        "twilio_auth_token": config.auth_token,
+        "push_webhook_secret": config.push_secret,
+    }
+
+
 def introspection_routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
     """Endpoints for tests and the demo; none of them exists at a real provider."""
 
@@ -56,16 +116,19 @@ def introspection_routes(state: EmulatorState, config: EmulatorConfig) -> list[R
         found = state.find(send_id=q.get("send_id"), channel=q.get("channel"))
         if to := q.get("to"):
             found = [m for m in found if getattr(m, "to", None) == to]
+        if message_id := q.get("id"):  # X-Message-Id / sg_message_id, SM sid or FCM name
+            found = [m for m in found if message_id in _ids(m)]
         offset = int(q.get("offset", 0))
         limit = int(q["limit"]) if "limit" in q else None
         page = found[offset : None if limit is None else offset + limit]
         return JSONResponse([m.to_dict() for m in page])
 
     async def events(request: Request) -> Response:
-        """The exact events (as posted) for matching email messages."""
+        """The exact webhook events (as posted) for matching messages of any channel; Twilio
+        callbacks appear as ``{"url", "params"}``."""
         q = request.query_params
-        found = state.find(send_id=q.get("send_id"), channel="email")
-        return JSONResponse([e for m in found for e in sendgrid.expand_events(m)])  # type: ignore[arg-type]
+        found = state.find(send_id=q.get("send_id"), channel=q.get("channel"))
+        return JSONResponse([e for m in found for e in state.expanders[m.channel](m)])
 
     async def requests_(_: Request) -> Response:
         return JSONResponse(
@@ -131,39 +194,39 @@ def introspection_routes(state: EmulatorState, config: EmulatorConfig) -> list[R
         return JSONResponse(state.faults_as_dicts())
 
     async def settings(request: Request) -> Response:
-        """Change the webhook target or email rates at run time (e.g. receiver started later)."""
+        """Change webhook targets, per-channel rates and webhook faults at run time.
+
+        ``{"webhook_url", "sms_inbound_url", "push_receipt_url", "email": {...rates},
+        "sms": {...}, "push": {...}, "webhook_duplicate_rate", "webhook_out_of_order"}``; the
+        flat ``delivery_rate``/``open_rate``/``click_rate`` keys still set email rates.
+        """
         if request.method == "POST":
             try:
-                data = await _json(request)
-                if "webhook_url" in data:
-                    config.webhook_url = data["webhook_url"]
-                    for d in state.dispatchers.values():
-                        d.url = config.webhook_url
-                rates = {k: data[k] for k in ("delivery_rate", "open_rate", "click_rate") if k in data}
-                if rates:
-                    current = config.email
-                    config.email = EmailRates(
-                        **{
-                            "delivery_rate": current.delivery_rate,
-                            "open_rate": current.open_rate,
-                            "click_rate": current.click_rate,
-                            **{k: float(v) for k, v in rates.items()},
-                        }
-                    )
+                apply_settings(state, config, await _json(request))
             except (ValueError, TypeError) as exc:
                 return _bad(str(exc))
-        return JSONResponse(
-            {
-                "seed": config.seed,
-                "webhook_url": config.webhook_url,
-                "delivery_rate": config.email.delivery_rate,
-                "open_rate": config.email.open_rate,
-                "click_rate": config.email.click_rate,
-                "webhook_batch_size": config.webhook_batch_size,
-                "auth_required": config.api_key is not None,
-                "public_key": config.public_key_b64,
-            }
-        )
+        return JSONResponse(settings_view(config))
+
+    async def inbound_sms(request: Request) -> Response:
+        """A recipient texts us: ``{"from": "+55…", "to": "+1…", "body": "STOP"}``."""
+        try:
+            data = await _json(request)
+            sms = twilio.receive_sms(state, config, str(data["from"]), str(data["to"]), str(data["body"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            return _bad(f"expected from, to and body: {exc}")
+        return JSONResponse({"sid": sms.sid, "opted_out": sorted(state.sms_opted_out)})
+
+    async def push_tokens(request: Request) -> Response:
+        """``{"unregister": [tokens]}``: FCM answers UNREGISTERED for them from now on."""
+        if request.method == "POST":
+            try:
+                tokens = (await _json(request)).get("unregister", [])
+                if not isinstance(tokens, list):
+                    raise TypeError("unregister must be a list of tokens")
+                state.unregistered_tokens.update(str(t) for t in tokens)
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        return JSONResponse({"unregistered": sorted(state.unregistered_tokens)})
 
     async def redeliver(_: Request) -> Response:
         n = sum(d.redeliver_dead_letters() for d in state.dispatchers.values())
@@ -182,6 +245,9 @@ def introspection_routes(state: EmulatorState, config: EmulatorConfig) -> list[R
         Route(f"{p}/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{p}/settings", settings, methods=["GET", "POST"]),
         Route(f"{p}/webhooks/redeliver", redeliver, methods=["POST"]),
+        Route(f"{p}/sms/inbound", inbound_sms, methods=["POST"]),
+        Route(f"{p}/sms/opt-outs", lambda _: JSONResponse(sorted(state.sms_opted_out)), methods=["GET"]),
+        Route(f"{p}/push/tokens", push_tokens, methods=["GET", "POST"]),
     ]
 
 
@@ -189,6 +255,11 @@ def create_app(config: EmulatorConfig) -> Starlette:
     """Build one emulator instance; its webhook workers live as long as the app's lifespan."""
     state = EmulatorState(config.seed)
     state.dispatchers[sendgrid.DISPATCHER] = sendgrid.make_dispatcher(config)
+    state.dispatchers[twilio.DISPATCHER] = twilio.make_dispatcher(config)
+    state.dispatchers[fcm.DISPATCHER] = fcm.make_dispatcher(config)
+    state.expanders.update(
+        {sendgrid.CHANNEL: sendgrid.expand_events, twilio.CHANNEL: twilio.expand, fcm.CHANNEL: fcm.expand}
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -201,7 +272,12 @@ def create_app(config: EmulatorConfig) -> Starlette:
                 await d.stop()
 
     app = Starlette(
-        routes=[*sendgrid.routes(state, config), *introspection_routes(state, config)],
+        routes=[
+            *sendgrid.routes(state, config),
+            *twilio.routes(state, config),
+            *fcm.routes(state, config),
+            *introspection_routes(state, config),
+        ],
         lifespan=lifespan,
     )
     app.state.emulator = state

@@ -8,7 +8,6 @@ that the webhook dispatcher posts, signed with ECDSA P-256 like the Signed Event
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -24,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import faults
 from .config import EmulatorConfig
 from .fate import EmailFate, email_fate
-from .state import EmulatorState, RequestRecord
+from .state import EmulatorState, Fault, RequestRecord
 from .webhooks import Event, Signer, WebhookDispatcher
 
 CHANNEL = "email"
@@ -88,6 +88,8 @@ class EmailMessage:
             "delivered": f.delivered,
             "opened": f.opened,
             "clicked": f.clicked,
+            "unsubscribed": f.unsubscribed_at is not None,
+            "spam_reported": f.spam_reported_at is not None,
             "events": {
                 k: v
                 for k, v in (
@@ -96,6 +98,8 @@ class EmailMessage:
                     ("bounce", f.bounced_at),
                     ("open", f.opened_at),
                     ("click", f.clicked_at),
+                    ("unsubscribe", f.unsubscribed_at),
+                    ("spamreport", f.spam_reported_at),
                 )
                 if v is not None
             },
@@ -175,13 +179,17 @@ def expand_events(m: EmailMessage) -> list[Event]:
                 ip="203.0.113.7",
             )
         )
+    if f.unsubscribed_at is not None:
+        events.append(ev("unsubscribe", f.unsubscribed_at))
+    if f.spam_reported_at is not None:
+        events.append(ev("spamreport", f.spam_reported_at))
     return events
 
 
 def signer(key: ec.EllipticCurvePrivateKey) -> Signer:
     """Sign like SendGrid: ECDSA P-256/SHA-256 over timestamp + body, base64 DER signature."""
 
-    def sign(body: bytes) -> dict[str, str]:
+    def sign(body: bytes, batch: list[Event], url: str) -> dict[str, str]:
         ts = str(int(time.time()))
         signature = key.sign(ts.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
         return {
@@ -418,8 +426,7 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
             state.record_request(RequestRecord(CHANNEL, request.url.path, 401, len(raw), 0, None, state.clock.now()))
             return denied
         fault = state.take_fault(CHANNEL)
-        if fault is not None and fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
+        await faults.pause(fault, config.email.latency_s)
         if fault is not None and not fault.after_accept:
             state.record_request(
                 RequestRecord(
@@ -456,7 +463,7 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
                     state.clock.now(),
                 )
             )
-            if fault is not None:
+            if fault is not None and fault.kind != "timeout":
                 return _fault_response(fault, state)
             return Response(status_code=202, headers={"X-Message-Id": x_message_id})
         state.record_request(RequestRecord(CHANNEL, request.url.path, status, len(raw), 0, None, state.clock.now()))
@@ -482,8 +489,7 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
                 return error_response(400, [error("url must be a string", "url")])
             enabled = bool(data.get("enabled", True))
             config.webhook_url = (data.get("url") or config.webhook_url) if enabled else None
-            for dispatcher in state.dispatchers.values():
-                dispatcher.url = config.webhook_url
+            state.dispatchers[DISPATCHER].url = config.webhook_url
         return JSONResponse({"enabled": config.webhook_url is not None, "url": config.webhook_url or ""})
 
     return [
@@ -493,13 +499,9 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
     ]
 
 
-def _fault_response(fault: Any, state: EmulatorState) -> Response:
-    headers: dict[str, str] = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = str(
-            int(fault.retry_after) if float(fault.retry_after).is_integer() else fault.retry_after
-        )
-        headers["X-RateLimit-Reset"] = str(int(time.time() + fault.retry_after))
-        headers["X-RateLimit-Remaining"] = "0"
-    message = "too many requests" if fault.status == 429 else "internal server error (injected fault)"
-    return error_response(fault.status, [error(message)], **headers)
+def _fault_response(fault: Fault, state: EmulatorState) -> Response:
+    def sendgrid_error(status: int, headers: dict[str, str]) -> Response:
+        message = "too many requests" if status == 429 else "internal server error (injected fault)"
+        return error_response(status, [error(message)], **headers, **faults.rate_limit_reset(fault))
+
+    return faults.respond(fault, sendgrid_error)

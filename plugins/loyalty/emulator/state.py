@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import random
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -36,14 +37,21 @@ class RequestRecord:
     received_at: float  # simulated unix seconds
 
 
+FAULT_KINDS = ("status", "timeout", "drop")
+CHANNELS = ("email", "sms", "push")
+
+
 @dataclass(slots=True)
 class Fault:
-    """An injected failure for the next ``count`` API calls of a channel.
+    """An injected failure for the next ``count`` API calls of a channel (email, sms, push).
 
-    ``after_accept``: the request is fully accepted and recorded, then the error is returned
-    anyway (the "did it send or not?" case a ledger must reconcile). ``delay_s`` sleeps before
-    answering, to drive client timeouts. ``retry_after`` sets ``Retry-After`` and SendGrid's
-    ``X-RateLimit-Reset``.
+    ``kind``: ``status`` answers ``status`` (429 with ``retry_after``, 500, 503...) in the
+    provider's error shape; ``timeout`` waits ``delay_s`` (30 s when 0) before answering, long
+    enough for a client to give up; ``drop`` sends the response headers, then closes the
+    connection without a body. ``after_accept``: the request is fully accepted and recorded
+    first (the "did it send or not?" case a ledger must reconcile); for ``timeout`` the late
+    answer is then the normal success. ``retry_after`` sets ``Retry-After`` (and SendGrid's
+    ``X-RateLimit-Reset``).
     """
 
     status: int = 500
@@ -52,6 +60,19 @@ class Fault:
     after_accept: bool = False
     delay_s: float = 0.0
     channel: str = "email"
+    kind: str = "status"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, got {self.kind!r}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"fault channel must be one of {CHANNELS}, got {self.channel!r}")
+        if not 400 <= int(self.status) <= 599:
+            raise ValueError(f"fault status must be a 4xx/5xx code, got {self.status}")
+        if self.count < 1:
+            raise ValueError("fault count must be >= 1")
+        if self.kind == "timeout" and not self.delay_s:
+            self.delay_s = 30.0
 
 
 class EmulatorState:
@@ -62,6 +83,7 @@ class EmulatorState:
         self.clock = SimClock()
         self._rng = random.Random(seed)
         self.dispatchers: dict[str, WebhookDispatcher] = {}
+        self.expanders: dict[str, Callable[[Any], list[dict[str, Any]]]] = {}  # channel -> events of a message
         self.faults: deque[Fault] = deque()
         self.reset()
 
@@ -74,6 +96,9 @@ class EmulatorState:
         self.messages: list[MessageRecord] = []
         self.by_send_id: dict[str, list[int]] = defaultdict(list)
         self.events_generated = 0
+        self.sms_opted_out: set[str] = set()  # numbers that replied STOP (sends answer 21610)
+        self.inbound_sms: list[dict[str, Any]] = []
+        self.unregistered_tokens: set[str] = set()  # device tokens FCM answers UNREGISTERED
         self.faults.clear()
         for dispatcher in self.dispatchers.values():
             dispatcher.reset()
@@ -82,6 +107,10 @@ class EmulatorState:
         """Seeded, URL-safe id: 16 bytes give SendGrid's 22-character X-Message-Id."""
         raw = self._rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big")
         return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    def new_hex(self, prefix: str, nbytes: int = 16) -> str:
+        """Seeded Twilio-style SID: a two-letter prefix and 32 hex digits."""
+        return f"{prefix}{self._rng.getrandbits(nbytes * 8):0{nbytes * 2}x}"
 
     def record_request(self, record: RequestRecord) -> None:
         self.requests.append(record)
@@ -93,8 +122,14 @@ class EmulatorState:
         if message.send_id is not None:
             self.by_send_id[message.send_id].append(len(self.messages))
         self.messages.append(message)
-        self.events_generated += n_events
-        self.dispatchers[dispatcher].enqueue(message, n_events)
+        self.emit(message, n_events, dispatcher)
+
+    def emit(self, item: Any, n_events: int, dispatcher: str) -> None:
+        """Hand ``n_events`` webhook events (expanded from ``item``) to a dispatcher."""
+        d = self.dispatchers[dispatcher]
+        if n_events > 0 and (d.url is not None or d.target is not None):
+            self.events_generated += n_events
+        d.enqueue(item, n_events)
 
     def find(self, send_id: str | None = None, channel: str | None = None) -> list[MessageRecord]:
         found = [self.messages[i] for i in self.by_send_id.get(send_id, ())] if send_id is not None else self.messages

@@ -1,11 +1,17 @@
 """Background, at-least-once delivery of provider webhooks.
 
 Channel-agnostic: a channel hands over *items* (message records) together with how many events
-each will expand to, plus ``expand(item) -> events`` and ``sign(body) -> headers``
-(``encode(batch) -> body`` defaults to compact JSON). Expansion and posting happen off the
-request path, in asyncio tasks, so accepting a 1000-recipient request costs no I/O. A batch that
-fails (non-2xx or connection error) is retried with exponential backoff; after ``max_attempts``
-it is kept as a dead letter (counted, and redeliverable), never dropped silently.
+each will expand to, plus ``expand(item) -> events`` and ``sign(body, batch, url) -> headers``
+(``encode(batch) -> body`` defaults to compact JSON; ``target(batch) -> url`` defaults to the
+dispatcher's one URL; Twilio posts each callback to its message's own StatusCallback).
+Expansion and posting happen off the request path, in asyncio tasks, so accepting a
+1000-recipient request costs no I/O. A batch that fails (non-2xx or connection error) is
+retried with exponential backoff; after ``max_attempts`` it is kept as a dead letter (counted,
+and redeliverable), never dropped silently.
+
+Faults a receiver must survive: ``duplicate_rate`` posts a share of batches twice (the copy is
+posted again later, after other batches, as a provider's retry would be), and ``out_of_order``
+shuffles queued events across messages and batches so a later event can arrive first.
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Encoder = Callable[[list[Event]], bytes]
-Signer = Callable[[bytes], dict[str, str]]
+Signer = Callable[[bytes, list[Event], str], dict[str, str]]
 Expander = Callable[[Any], list[Event]]
+Target = Callable[[list[Event]], str | None]
+
+_REORDER_WINDOW = 256  # events shuffled together when out_of_order is on
 
 
 def json_body(batch: list[Event]) -> bytes:
@@ -44,6 +53,7 @@ class WebhookDispatcher:
         expand: Expander,
         encode: Encoder | None = None,
         sign: Signer,
+        target: Target | None = None,
         batch_size: int = 500,
         concurrency: int = 4,
         max_attempts: int = 10,
@@ -52,6 +62,7 @@ class WebhookDispatcher:
         timeout_s: float = 10.0,
         linger_s: float = 0.02,
         duplicate_rate: float = 0.0,
+        out_of_order: bool = False,
         seed: int = 0,
     ) -> None:
         self.name = name
@@ -59,6 +70,8 @@ class WebhookDispatcher:
         self.expand = expand
         self.encode = encode or json_body
         self.sign = sign
+        self.target = target
+        self.out_of_order = out_of_order
         self.batch_size = batch_size
         self.concurrency = max(1, concurrency)
         self.max_attempts = max_attempts
@@ -90,8 +103,8 @@ class WebhookDispatcher:
 
     # -- request path (synchronous, cheap) ---------------------------------------------------
     def enqueue(self, item: Any, n_events: int) -> None:
-        """Queue one message's events; a no-op when no webhook URL is configured."""
-        if self.url is None:
+        """Queue one message's events; a no-op when there is nowhere to post them."""
+        if n_events <= 0 or (self.url is None and self.target is None):
             return
         self._items.append((item, n_events))
         self._unexpanded += n_events
@@ -172,10 +185,17 @@ class WebhookDispatcher:
     # -- workers -----------------------------------------------------------------------------
     def _take(self) -> list[Event]:
         """Pop up to one batch, expanding queued messages as needed (no await: atomic)."""
-        while len(self._events) < self.batch_size and self._items:
+        want = max(self.batch_size * 4, _REORDER_WINDOW) if self.out_of_order else self.batch_size
+        expanded = False
+        while len(self._events) < want and self._items:
             item, n = self._items.popleft()
             self._unexpanded -= n
             self._events.extend(self.expand(item))
+            expanded = True
+        if self.out_of_order and expanded:
+            shuffled = list(self._events)
+            self._rng.shuffle(shuffled)
+            self._events = deque(shuffled)
         k = min(self.batch_size, len(self._events))
         return [self._events.popleft() for _ in range(k)]
 
@@ -214,14 +234,15 @@ class WebhookDispatcher:
             if generation == self._generation:
                 self.events_in_flight -= len(batch)
 
-    async def _post(self, body: bytes) -> bool:
+    async def _post(self, body: bytes, batch: list[Event]) -> bool:
         """One attempt, signed afresh (a new timestamp), as a real retry would be."""
-        if self._client is None or self.url is None:
+        url = self.target(batch) if self.target is not None else self.url
+        if self._client is None or url is None:
             return False  # webhook URL removed at run time: retried, then dead-lettered
         try:
-            response = await self._client.post(self.url, content=body, headers=self.sign(body))
+            response = await self._client.post(url, content=body, headers=self.sign(body, batch, url))
         except httpx.HTTPError as exc:
-            log.warning("%s webhook post to %s failed: %r", self.name, self.url, exc)
+            log.warning("%s webhook post failed: %r", self.name, exc)
             return False
         if 200 <= response.status_code < 300:
             return True
@@ -233,7 +254,7 @@ class WebhookDispatcher:
         attempt = 0
         while True:
             attempt += 1
-            ok = await self._post(body)
+            ok = await self._post(body, batch)
             if generation != self._generation:
                 return
             self.posts += 1
@@ -241,7 +262,9 @@ class WebhookDispatcher:
                 self.events_posted += len(batch)
                 if self.duplicate_rate and self._rng.random() < self.duplicate_rate:
                     self.duplicate_posts += 1
-                    if not await self._post(body):
+                    if self.out_of_order:
+                        await asyncio.sleep(self._rng.random() * 0.05)  # the copy lands after others
+                    if not await self._post(body, batch):
                         self.posts_failed += 1
                 return
             self.posts_failed += 1

@@ -48,3 +48,11 @@ def sendgrid_settings() -> SendGridSettings:
         host=conn.host or None,
         from_email=extra.get("from_email", "loyalty@example.com"),
     )
+
+
+def email_sender():
+    """The real SendGrid client configured from the `loyalty_sendgrid` connection."""
+    from loyalty.channels.sendgrid_email import SendGridEmail
+
+    settings = sendgrid_settings()
+    return SendGridEmail(settings.api_key, settings.from_email, host=settings.host)

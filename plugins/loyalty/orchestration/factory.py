@@ -84,102 +84,101 @@ def metrics_dag() -> DAG:
 
 
 def _doc_md(spec: WorkflowSpec) -> str:
+    from loyalty.journeys import compile_journey
+
     variants = ", ".join(f"{v.id} ({v.weight:.0%})" for v in spec.experiment.variants)
-    steps = "\n".join(f"- `{step.id}`: {step.type} by {step.channel}" for step in spec.steps)
+    steps = "\n".join(
+        f"- `{a.step_id}`: {a.kind} by {' → '.join(a.channels)}"
+        + (f", {a.delay_days} days after {' or '.join(a.parents) or 'entry'}" if a.delay_days else "")
+        + (f", if {'not ' if a.condition[1] else ''}{a.condition[0]}" if a.condition else "")
+        + (f", once {a.until[0]} (within {a.until[1]} days)" if a.until else "")
+        for a in compile_journey(spec)
+    )
+    objective = (
+        f"- Objective: {spec.objective.metric} ≥ {spec.objective.target:g} by {spec.objective.deadline}\n"
+        if spec.objective
+        else ""
+    )
     return (
-        f"## {spec.name}\n\n{spec.description}\n\n"
+        f"## {spec.name}\n\n{spec.description}\n\n{objective}"
         f"- Audience: `{spec.audience.schema_}.{spec.audience.model}`\n"
         f"- Holdout: {spec.experiment.holdout_pct:.0%}; variants: {variants}\n"
-        f"- Attribution window: {spec.attribution_window_days} days\n\n### Steps\n{steps}\n"
+        f"- Exit on: {', '.join(spec.exit_on) or 'nothing'}; attribution window: {spec.attribution_window_days} days\n"
+        f"- Params: `run_date` (default: the logical date), `dry_run` (plan and render, send nothing)\n\n"
+        f"### Steps\n{steps}\n"
     )
 
 
 def workflow_dag(spec_path: Path) -> DAG:
-    """Plan -> batch -> send (mapped, one pool per channel) -> summarize, for each step."""
+    """plan -> batches -> send_<channel> (mapped per batch, one pool per channel) -> summarize."""
     spec = load_spec(spec_path)
     schedule: Any = [WAREHOUSE_ASSET] if spec.schedule == "warehouse" else spec.schedule
     with DAG(
         dag_id=spec.id,
         schedule=schedule,
-        start_date=dt.datetime.fromisoformat(spec.start_date).replace(tzinfo=dt.UTC),
+        start_date=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=False,
         max_active_runs=1,
         tags=["loyalty", "workflow", *spec.tags],
         default_args={"owner": spec.owner, **DEFAULT_ARGS},
-        params=RUN_PARAMS,
+        params={**RUN_PARAMS, "dry_run": Param(False, type="boolean", description="Plan and render; send nothing")},
         doc_md=_doc_md(spec),
     ) as dag:
-        for step in spec.steps:
-            _step_tasks(spec_path, step.id, step.channel)
+        _workflow_tasks(spec_path, spec.channels())
     return dag
 
 
-def _step_tasks(spec_path: Path, step_id: str, channel: str) -> None:
-    @task(task_id=f"{step_id}__plan")
+def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
+    @task(task_id="plan")
     def plan(**context: Any) -> dict:
-        """Select the eligible audience, assign holdout/variants, write ledger rows."""
-        from dataclasses import asdict
-
-        from loyalty import ledger
+        """Enter today's audience, then plan every due step (holdout, variants, channel, policies)."""
+        from loyalty import operations
         from loyalty.orchestration.connections import warehouse_url
-        from loyalty.warehouse import connect
 
-        spec = load_spec(spec_path)
-        with connect(warehouse_url()) as conn:
-            stuck = ledger.reconcile_stuck(conn, spec.id)
-            summary = ledger.plan_step(conn, spec, step_id, run_date_of(context))
-        if stuck:
-            log.warning("%d rows were left in 'sending' by an interrupted run: marked unknown", stuck)
-        log.info("plan: %s", summary)
-        return asdict(summary)
-
-    @task(task_id=f"{step_id}__batches")
-    def batches(planned: dict, **context: Any) -> list[str]:
-        """Group pending rows into provider-sized batches; one mapped send task per batch."""
-        from loyalty import ledger
-        from loyalty.orchestration.connections import warehouse_url
-        from loyalty.warehouse import connect
-
-        spec = load_spec(spec_path)
-        with connect(warehouse_url()) as conn:
-            batch_ids = ledger.assign_batches(conn, spec, step_id, run_date_of(context))
-        log.info("%d batches to send", len(batch_ids))
-        return batch_ids
-
-    @task(task_id=f"{step_id}__send", pool=channel, map_index_template="{{ task.op_kwargs['batch_id'] }}")
-    def send(batch_id: str) -> dict:
-        """Send one batch through the channel's real client; record provider ids."""
-        from functools import partial
-
-        from loyalty import ledger
-        from loyalty.channels.sendgrid_email import SendGridEmail
-        from loyalty.orchestration.connections import sendgrid_settings, warehouse_url
-        from loyalty.warehouse import connect
-
-        spec = load_spec(spec_path)
-        settings = sendgrid_settings()
-        sender = SendGridEmail(settings.api_key, settings.from_email, host=settings.host)
-        result = ledger.send_batch(partial(connect, warehouse_url()), spec, batch_id, sender)
-        log.info("batch %s: %s", batch_id, result)
+        dry_run = bool(context["params"].get("dry_run"))
+        result = operations.plan_run(spec_path, warehouse_url(), run_date_of(context), context["run_id"], dry_run)
+        log.info("plan: %s", result)
         return result
 
-    @task(task_id=f"{step_id}__summarize", outlets=[SENDS_ASSET], trigger_rule="all_done")
-    def summarize(**context: Any) -> dict:
-        """Per-run ledger counts by status, in the task log for the data team."""
-        from loyalty import ledger
+    @task(task_id="summarize", outlets=[SENDS_ASSET], trigger_rule="all_done")
+    def summarize(planned: dict, **context: Any) -> dict:
+        """Per-step counts for the run, in the task log and loyalty.workflow_runs."""
+        from loyalty import operations
         from loyalty.orchestration.connections import warehouse_url
-        from loyalty.warehouse import connect
 
-        spec = load_spec(spec_path)
-        with connect(warehouse_url()) as conn:
-            counts = ledger.run_summary(conn, spec.id, run_date_of(context))
-        log.info("run summary for %s: %s", spec.id, counts)
-        return counts
+        return operations.summarize(spec_path, warehouse_url(), run_date_of(context), context["run_id"], planned)
 
     planned = plan()
-    batch_ids = batches(planned)
-    sent = send.expand(batch_id=batch_ids)
-    sent >> summarize()
+    done = summarize(planned)
+    for channel in channels:
+        batch_ids = _batches_task(spec_path, channel)(planned)
+        _send_task(spec_path, channel).expand(batch_id=batch_ids) >> done
+
+
+def _batches_task(spec_path: Path, channel: str):
+    @task(task_id=f"batches_{channel}")
+    def batches(planned: dict, **context: Any) -> list[str]:
+        """Group pending rows into provider-sized batches; one mapped send task each (none on a dry run)."""
+        from loyalty import operations
+        from loyalty.orchestration.connections import warehouse_url
+
+        if planned.get("dry_run"):
+            return []
+        return operations.batches(spec_path, warehouse_url(), run_date_of(context)).get(channel, [])
+
+    return batches
+
+
+def _send_task(spec_path: Path, channel: str):
+    @task(task_id=f"send_{channel}", pool=channel, map_index_template="{{ task.op_kwargs['batch_id'] }}")
+    def send(batch_id: str) -> dict:
+        """Send one batch through the channel's real client; record provider ids."""
+        from loyalty import operations
+        from loyalty.orchestration.connections import email_sender, warehouse_url
+
+        return operations.send(spec_path, warehouse_url(), batch_id, email_sender() if channel == "email" else None)
+
+    return send
 
 
 def invalid_spec_dag(spec_path: Path, error: Exception) -> DAG:

@@ -6,4 +6,4 @@ set status = 'sending',
     updated_at = now()
 where batch_id = %(batch_id)s
     and status = 'pending'
-returning send_id, customer_id, variant, recipient, context
+returning send_id, customer_id, step_id, channel, variant, recipient, context

@@ -99,3 +99,62 @@ create table if not exists loyalty.send_ledger (
 );
 create index if not exists send_ledger_batch on loyalty.send_ledger (batch_id) where batch_id is not null;
 create index if not exists send_ledger_workflow_status on loyalty.send_ledger (workflow_id, status);
+
+-- ---------------------------------------------------------------- loyalty: journeys and run summaries
+-- One row per customer per journey cycle: who entered when, in which arm. Every step of the
+-- journey is planned from here and from the ledger; holdout is decided once, at entry.
+create table if not exists loyalty.journey_entries (
+    workflow_id     text not null,
+    customer_id     bigint not null,
+    cycle_key       text not null,
+    entered_on      date not null,
+    run_date        date not null,
+    variant         text not null,
+    is_holdout      boolean not null,
+    context         jsonb not null,
+    created_at      timestamptz not null default now(),
+    primary key (workflow_id, customer_id, cycle_key)
+);
+create index if not exists journey_entries_entered on loyalty.journey_entries (workflow_id, entered_on);
+
+-- What each DAG run did, per step: the data team's audit trail (also in the task log).
+create table if not exists loyalty.workflow_runs (
+    workflow_id     text not null,
+    run_date        date not null,
+    run_id          text not null,
+    step_id         text not null,
+    dry_run         boolean not null,
+    entered         integer not null default 0,
+    planned         integer not null default 0,
+    held_out        integer not null default 0,
+    suppressed      jsonb not null default '{}'::jsonb,
+    sent            integer not null default 0,
+    failed          integer not null default 0,
+    unknown         integer not null default 0,
+    recorded_at     timestamptz not null default now(),
+    primary key (workflow_id, run_date, run_id, step_id)
+);
+
+-- ---------------------------------------------------------------- loyalty: contactability (the webhook receiver)
+-- The latest consent state per channel and address, changed the moment provider feedback arrives:
+-- SMS keywords (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, PARAR, SAIR → false; START, YES,
+-- UNSTOP → true), email unsubscribes, spam reports and hard bounces, RFC 8058 one-click
+-- unsubscribes, permanent SMS errors. One row per (channel, address); the event that set it is
+-- raw.message_events.event_id = source_event_id. An older event never overwrites a newer one.
+create table if not exists loyalty.contactability (
+    channel          text not null,
+    address          text not null,
+    customer_id      bigint,
+    is_contactable   boolean not null,
+    reason           text not null,
+    source_event_id  text not null,
+    changed_at       timestamptz not null,
+    updated_at       timestamptz not null default now(),
+    primary key (channel, address),
+    constraint contactability_channel check (channel in ('email', 'sms', 'push'))
+);
+create index if not exists contactability_customer on loyalty.contactability (customer_id)
+    where customer_id is not null;
+-- Twilio status callbacks that carry no send id are joined back through the message SID.
+create index if not exists send_ledger_provider_message_id on loyalty.send_ledger (provider_message_id)
+    where provider_message_id is not null;

@@ -1,0 +1,42 @@
+"""Rewards as a channel: granting points or a coupon is a ledger row like a message, so the send
+ledger's exactly-once guarantee covers it. dbt reads `sent` reward rows into the points ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from loyalty.channels.base import Message, SendResult
+from loyalty.specs import RewardStep, WorkflowSpec
+
+
+def reward_steps(spec: WorkflowSpec) -> dict[str, RewardStep]:
+    found: dict[str, RewardStep] = {}
+
+    def walk(steps) -> None:
+        for step in steps:
+            if isinstance(step, RewardStep):
+                found[step.id] = step
+            for arm in (getattr(step, "then", None), getattr(step, "else_", None)):
+                if arm:
+                    walk(arm)
+
+    walk(spec.steps)
+    return found
+
+
+class RewardGranter:
+    """Records the grant; the response says what was granted (read by dbt as points/coupons)."""
+
+    def __init__(self, spec: WorkflowSpec) -> None:
+        self.rewards = reward_steps(spec)
+
+    def send(self, messages: Sequence[Message], categories: Sequence[str]) -> SendResult:
+        steps = {message.step_id for message in messages}
+        if len(steps) != 1:
+            raise ValueError(f"a reward batch holds one step, got {sorted(steps)}")
+        reward = self.rewards[steps.pop()]
+        return SendResult(
+            provider_message_id=None,
+            status_code=200,
+            response={"reward": {"points": reward.points, "coupon": reward.coupon}},
+        )

@@ -1,0 +1,120 @@
+"""Compile a spec's steps (message, wait, branch, reward) into actions the ledger can plan in SQL.
+
+An action is due for a customer when its parent action was sent (or, for the first action, when
+the customer entered) at least `delay_days` ago, its condition on the parent's events holds, and
+no exit condition happened since entry. Everything is decided from the ledger and events as of the
+run date, so a rerun or backfill of any day plans exactly the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loyalty.specs import WorkflowSpec
+
+
+class JourneyError(ValueError):
+    """Steps that do not form a journey (with a hint how to fix them)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    step_id: str
+    kind: str  # "message" | "reward"
+    channels: tuple[str, ...]
+    parents: tuple[str, ...]  # empty: the first action, anchored on journey entry
+    delay_days: int = 0
+    condition: tuple[str, bool] | None = None  # (event on the parent, negated?)
+    until: tuple[str, int] | None = None  # (event on the parent, max days to wait for it)
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    parents: tuple[str, ...] = ()
+    delay_days: int = 0
+    condition: tuple[str, bool] | None = None
+    until: tuple[str, int] | None = None
+
+
+def compile_journey(spec: WorkflowSpec) -> list[Action]:
+    """Flatten the step tree into actions in execution order; raise JourneyError on nonsense."""
+    actions: list[Action] = []
+    seen: set[str] = set()
+    _walk(spec.steps, _Cursor(), actions, seen, event_entry=spec.audience.entered_on is not None)
+    if not actions:
+        raise JourneyError("the journey sends nothing: add a message or reward step")
+    return actions
+
+
+def _walk(steps, cursor: _Cursor, actions: list[Action], seen: set[str], event_entry: bool) -> list[_Cursor]:
+    """Walk steps from a cursor; returns the cursors where this path ends (several after a branch)."""
+    from loyalty.specs import BranchStep, MessageStep, RewardStep, WaitStep
+
+    cursors = [cursor]
+    for step in steps:
+        step_id = getattr(step, "id", None)
+        if step_id is not None:
+            if step_id in seen:
+                raise JourneyError(f"step id {step_id!r} is used twice")
+            seen.add(step_id)
+        if isinstance(step, WaitStep):
+            if not any(c.parents for c in cursors) and not event_entry:
+                raise JourneyError(
+                    "a wait before any message: customers enter on the run date, so there is nothing to wait "
+                    "for (hint: move the wait after the first message, or set audience.entered_on to an event date)"
+                )
+            if step.until is not None:
+                if any(not c.parents for c in cursors):
+                    raise JourneyError(f"wait until {step.until}: there is no earlier message to watch")
+                cursors = [replace(c, until=(step.until, step.max_days)) for c in cursors]
+            else:
+                cursors = [replace(c, delay_days=c.delay_days + step.days) for c in cursors]
+        elif isinstance(step, BranchStep):
+            if any(not c.parents for c in cursors):
+                raise JourneyError(f"branch {step.id!r} comes before any message: there is nothing to branch on")
+            if any(c.condition or c.until for c in cursors):
+                raise JourneyError(f"branch {step.id!r} follows another condition: put a message between them")
+            merged: list[_Cursor] = []
+            for negate, arm in ((False, step.then), (True, step.else_)):
+                if arm:
+                    arm_start = [replace(c, condition=(step.on, negate)) for c in cursors]
+                    for start in arm_start:
+                        merged += _walk(arm, start, actions, seen, event_entry)
+            if not merged:
+                raise JourneyError(f"branch {step.id!r} has two empty arms")
+            cursors = _merge(merged)
+        elif isinstance(step, MessageStep | RewardStep):
+            channels = step.channels if isinstance(step, MessageStep) else ("reward",)
+            kind = "message" if isinstance(step, MessageStep) else "reward"
+            merged_cursor = _single(cursors, step.id)
+            actions.append(
+                Action(
+                    step_id=step.id,
+                    kind=kind,
+                    channels=channels,
+                    parents=merged_cursor.parents,
+                    delay_days=merged_cursor.delay_days,
+                    condition=merged_cursor.condition,
+                    until=merged_cursor.until,
+                )
+            )
+            cursors = [_Cursor(parents=(step.id,))]
+    return cursors
+
+
+def _merge(cursors: list[_Cursor]) -> list[_Cursor]:
+    """After a branch, arms that ended on a message join again: the next step follows any of them."""
+    clean = [c for c in cursors if c.condition is None and c.until is None and c.delay_days == 0]
+    if len(clean) == len(cursors):
+        return [_Cursor(parents=tuple(p for c in clean for p in c.parents))]
+    return cursors
+
+
+def _single(cursors: list[_Cursor], step_id: str) -> _Cursor:
+    if len(cursors) == 1:
+        return cursors[0]
+    raise JourneyError(
+        f"step {step_id!r} follows a branch whose arms end in a wait or condition: end each arm with a message"
+    )

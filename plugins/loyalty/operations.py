@@ -1,0 +1,104 @@
+"""What a workflow DAG's tasks do, as plain functions: plan, batch, send, summarize.
+
+The DAG factory resolves Airflow connections and calls these; tests and the CLI call them
+directly. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from loyalty import ledger
+from loyalty.channels.rewards import RewardGranter
+from loyalty.specs import WorkflowSpec, load_spec
+from loyalty.templates import render_message
+from loyalty.warehouse import connect
+
+log = logging.getLogger(__name__)
+DRY_RUN_SAMPLES = 3
+
+
+def plan_run(spec_path: Path, url: str, run_date: dt.date, run_id: str, dry_run: bool) -> dict[str, Any]:
+    """Enter and plan every step; on a dry run, render every planned message and roll back."""
+    spec = load_spec(spec_path)
+    with connect(url) as conn:
+        stuck = ledger.reconcile_stuck(conn, spec.id)
+        if stuck:
+            log.warning("%d rows were left in 'sending' by an interrupted run: marked unknown", stuck)
+        entered, steps = ledger.plan(conn, spec, run_date)
+        samples = _render_planned(conn, spec, run_date) if dry_run else {}
+        if dry_run:
+            conn.rollback()  # nothing of a dry run stays in the ledger
+        ledger.record_run(conn, spec, run_date, run_id, dry_run, entered, steps)
+    for step in steps:
+        log.info(
+            "%s: planned %d (%s), held out %d, suppressed %s",
+            step.step_id,
+            step.planned,
+            step.channels,
+            step.held_out,
+            step.suppressed or "nothing",
+        )
+        for sample in samples.get(step.step_id, []):
+            log.info("  dry-run sample for customer %s: %s", sample["customer_id"], sample["subject"])
+    return {
+        "dry_run": dry_run,
+        "entered": entered,
+        "reconciled_unknown": stuck,
+        "steps": [asdict(step) for step in steps],
+        "samples": samples,
+    }
+
+
+def _render_planned(conn, spec: WorkflowSpec, run_date: dt.date) -> dict[str, list[dict]]:
+    """Render every message planned for today (a template error fails the dry run); keep a few."""
+    samples: dict[str, list[dict]] = {}
+    rows = conn.execute(
+        """select step_id, channel, variant, customer_id, context from loyalty.send_ledger
+           where workflow_id = %s and run_date = %s and status = 'pending' order by step_id, customer_id""",
+        [spec.id, run_date],
+    )
+    for step_id, channel, variant, customer_id, context in rows:
+        subject, body = render_message(spec, variant, step_id, channel, context)
+        kept = samples.setdefault(step_id, [])
+        if len(kept) < DRY_RUN_SAMPLES:
+            kept.append({"customer_id": customer_id, "channel": channel, "subject": subject, "body": body})
+    return samples
+
+
+def batches(spec_path: Path, url: str, run_date: dt.date) -> dict[str, list[str]]:
+    spec = load_spec(spec_path)
+    with connect(url) as conn:
+        found = ledger.assign_batches(conn, spec, run_date)
+    log.info("batches by channel: %s", {channel: len(ids) for channel, ids in found.items()})
+    return found
+
+
+def senders_for(spec: WorkflowSpec, email: ledger.Sender | None) -> dict[str, ledger.Sender]:
+    senders: dict[str, ledger.Sender] = {"reward": RewardGranter(spec)}
+    if email is not None:
+        senders["email"] = email
+    return senders
+
+
+def send(spec_path: Path, url: str, batch_id: str, email: ledger.Sender | None) -> dict[str, int]:
+    spec = load_spec(spec_path)
+    result = ledger.send_batch(partial(connect, url), spec, batch_id, senders_for(spec, email))
+    log.info("batch %s: %s", batch_id, result)
+    return result
+
+
+def summarize(spec_path: Path, url: str, run_date: dt.date, run_id: str, planned: dict[str, Any]) -> dict:
+    """Record the run's final per-step counts; returns them by step and status."""
+    spec = load_spec(spec_path)
+    steps = [ledger.StepSummary(**step) for step in planned["steps"]]
+    with connect(url) as conn:
+        ledger.record_run(conn, spec, run_date, run_id, planned["dry_run"], planned["entered"], steps)
+        summary = ledger.run_summary(conn, spec.id, run_date)
+    log.info("run summary for %s on %s: %s", spec.id, run_date, summary)
+    return summary

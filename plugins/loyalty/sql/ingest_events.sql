@@ -1,0 +1,122 @@
+-- Verified events from the receiver's other endpoints (Twilio status callbacks and inbound SMS,
+-- push receipts, one-click unsubscribes) into raw.message_events, once per event id. The send
+-- id is the one the event names when the ledger knows it, else the ledger row whose
+-- provider_message_id is the event's message id (a Twilio SID), else null (counted as unmatched
+-- when the event is about a send; an inbound SMS is not). A record's `change` ({channel, address, is_contactable, reason}; a null address
+-- means the ledger row's recipient) updates loyalty.contactability when the event is new and
+-- not older than the current state.
+-- Parameter: %(events)s, JSON text: an array of
+--   {event_id, provider, claimed_send_id, provider_message_id, event_type, occurred_at (unix s), payload,
+--    is_about_a_send, change}
+with
+
+incoming as (
+
+    select batch.record
+
+    from jsonb_array_elements(%(events)s::jsonb) as batch (record)
+
+),
+
+normalized as (
+
+    select
+        incoming.record ->> 'event_id' as event_id,
+        incoming.record ->> 'provider' as provider,
+        coalesce(by_send_id.send_id, by_message_id.send_id) as send_id,
+        incoming.record ->> 'claimed_send_id' as claimed_send_id,
+        coalesce(by_send_id.customer_id, by_message_id.customer_id) as customer_id,
+        coalesce(by_send_id.recipient, by_message_id.recipient) as recipient,
+        incoming.record ->> 'provider_message_id' as provider_message_id,
+        incoming.record ->> 'event_type' as event_type,
+        to_timestamp((incoming.record ->> 'occurred_at')::double precision) as occurred_at,
+        incoming.record -> 'payload' as payload,
+        incoming.record -> 'change' as change,
+        coalesce((incoming.record ->> 'is_about_a_send')::boolean, false) as is_about_a_send
+
+    from incoming
+    left join loyalty.send_ledger as by_send_id
+        on incoming.record ->> 'claimed_send_id' = by_send_id.send_id
+    left join lateral (
+        select
+            ledger.send_id,
+            ledger.customer_id,
+            ledger.recipient
+        from loyalty.send_ledger as ledger
+        where
+            by_send_id.send_id is null
+            and ledger.provider_message_id = incoming.record ->> 'provider_message_id'
+        order by ledger.send_id
+        limit 1
+    ) as by_message_id on true
+
+),
+
+inserted as (
+
+    insert into raw.message_events (event_id, provider, send_id, provider_message_id, event_type, occurred_at, payload)
+    select
+        event_id,
+        provider,
+        send_id,
+        provider_message_id,
+        event_type,
+        occurred_at,
+        payload
+    from normalized
+    on conflict (event_id) do nothing
+    returning event_id
+
+),
+
+contactability_changes as (
+
+    select distinct on (normalized.change ->> 'channel', address)
+        normalized.change ->> 'channel' as channel,
+        coalesce(normalized.change ->> 'address', lower(normalized.recipient)) as address,
+        normalized.customer_id,
+        (normalized.change ->> 'is_contactable')::boolean as is_contactable,
+        normalized.change ->> 'reason' as reason,
+        normalized.event_id as source_event_id,
+        normalized.occurred_at as changed_at
+
+    from inserted
+    inner join normalized
+        on inserted.event_id = normalized.event_id
+    where
+        jsonb_typeof(normalized.change) = 'object'
+        and coalesce(normalized.change ->> 'address', normalized.recipient) is not null
+    order by normalized.change ->> 'channel', address, normalized.occurred_at desc, normalized.event_id desc
+
+),
+
+contactability_written as (
+
+    insert into loyalty.contactability as current_state (
+        channel, address, customer_id, is_contactable, reason, source_event_id, changed_at
+    )
+    select
+        channel,
+        address,
+        customer_id,
+        is_contactable,
+        reason,
+        source_event_id,
+        changed_at
+    from contactability_changes
+    on conflict (channel, address) do update set
+        customer_id = coalesce(excluded.customer_id, current_state.customer_id),
+        is_contactable = excluded.is_contactable,
+        reason = excluded.reason,
+        source_event_id = excluded.source_event_id,
+        changed_at = excluded.changed_at,
+        updated_at = now()
+    where current_state.changed_at <= excluded.changed_at
+    returning 1
+
+)
+
+select
+    (select count(*) from inserted) as stored,
+    (select count(*) from normalized where send_id is null and is_about_a_send) as unmatched,
+    (select count(*) from contactability_written) as contactability_changes

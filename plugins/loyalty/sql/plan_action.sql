@@ -1,0 +1,157 @@
+{#- One journey action (message or reward) for one run date, rendered by loyalty.ledger with Jinja:
+    the structure comes from the compiled spec, every value is a bound parameter (%(name)s).
+    A row is due when its anchor (entry, or the parent step's send) is at least delay_days old,
+    its condition on the parent's events holds as of the run date, and no exit condition happened
+    since entry. ON CONFLICT DO NOTHING keeps one row per (workflow, step, customer, cycle). -#}
+{%- macro event_exists(events_param) -%}
+exists (
+            select 1
+            from raw.message_events as parent_event
+            where parent_event.send_id = candidates.parent_send_id
+                and parent_event.event_type = any(%({{ events_param }})s)
+                and parent_event.occurred_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
+        )
+{%- endmacro -%}
+{%- macro purchased_since_anchor() -%}
+exists (
+            select 1
+            from raw.orders as later_order
+            where later_order.customer_id = candidates.customer_id
+                and later_order.status = 'completed'
+                and later_order.ordered_at >= (candidates.anchor_date + 1)::timestamp at time zone 'UTC'
+                and later_order.ordered_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
+        )
+{%- endmacro -%}
+{%- macro reachable(channel) -%}
+{%- if channel == 'reward' -%}true
+{%- elif channel == 'email' -%}due.context ->> 'email' is not null and coalesce((due.context ->> 'email_consent')::boolean, false)
+{%- elif channel == 'sms' -%}due.context ->> 'phone' is not null and coalesce((due.context ->> 'sms_consent')::boolean, false)
+{%- elif channel == 'push' -%}due.context ->> 'push_token' is not null and coalesce((due.context ->> 'push_consent')::boolean, false)
+{%- endif -%}
+{%- endmacro -%}
+{%- macro address(channel) -%}
+{%- if channel == 'reward' -%}null
+{%- elif channel == 'email' -%}routed.context ->> 'email'
+{%- elif channel == 'sms' -%}routed.context ->> 'phone'
+{%- elif channel == 'push' -%}routed.context ->> 'push_token'
+{%- endif -%}
+{%- endmacro -%}
+with candidates as (
+{%- if first %}
+    -- The first action: anchored on journey entry; holdout customers get a row too (never sent).
+    select
+        entry.customer_id,
+        entry.cycle_key,
+        entry.variant,
+        entry.is_holdout,
+        entry.context,
+        entry.entered_on,
+        entry.entered_on as anchor_date,
+        null::text as parent_send_id
+    from loyalty.journey_entries as entry
+    where entry.workflow_id = %(workflow_id)s
+        and entry.entered_on + %(delay_days)s::int <= %(run_date)s
+{%- else %}
+    -- A later action: anchored on the parent step's send; only treated customers continue.
+    select
+        entry.customer_id,
+        entry.cycle_key,
+        entry.variant,
+        entry.is_holdout,
+        entry.context,
+        entry.entered_on,
+        parent.run_date as anchor_date,
+        parent.send_id as parent_send_id
+    from loyalty.send_ledger as parent
+    inner join loyalty.journey_entries as entry
+        on parent.workflow_id = entry.workflow_id
+        and parent.customer_id = entry.customer_id
+        and parent.cycle_key = entry.cycle_key
+    where parent.workflow_id = %(workflow_id)s
+        and parent.step_id = any(%(parent_steps)s)
+        and parent.status = 'sent'
+        and parent.run_date + %(delay_days)s::int <= %(run_date)s
+{%- endif %}
+),
+
+due as (
+    select candidates.*
+    from candidates
+    where true
+{%- if condition == 'purchased' %}
+        and {% if condition_negated %}not {% endif %}{{ purchased_since_anchor() }}
+{%- elif condition %}
+        and {% if condition_negated %}not {% endif %}{{ event_exists('condition_events') }}
+{%- endif %}
+{%- if until == 'purchased' %}
+        and {{ purchased_since_anchor() }}
+        and %(run_date)s <= candidates.anchor_date + %(until_max_days)s::int
+{%- elif until %}
+        and {{ event_exists('until_events') }}
+        and %(run_date)s <= candidates.anchor_date + %(until_max_days)s::int
+{%- endif %}
+{%- if exit_on_purchase %}
+        and not exists (
+            select 1
+            from raw.orders as exit_order
+            where exit_order.customer_id = candidates.customer_id
+                and exit_order.status = 'completed'
+                and exit_order.ordered_at >= (candidates.entered_on + 1)::timestamp at time zone 'UTC'
+                and exit_order.ordered_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
+        )
+{%- endif %}
+{%- if exit_on_unsubscribe %}
+        and not exists (
+            select 1
+            from loyalty.send_ledger as earlier_send
+            inner join raw.message_events as unsubscribe
+                on unsubscribe.send_id = earlier_send.send_id
+            where earlier_send.workflow_id = %(workflow_id)s
+                and earlier_send.customer_id = candidates.customer_id
+                and earlier_send.cycle_key = candidates.cycle_key
+                and unsubscribe.event_type in ('unsubscribe', 'group_unsubscribe', 'spamreport')
+                and unsubscribe.occurred_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
+        )
+{%- endif %}
+),
+
+routed as (
+    -- Channel fallback: the first channel in the step's order with consent and an address.
+    select
+        due.*,
+        case
+{%- for channel in channels %}
+            when {{ reachable(channel) }} then '{{ channel }}'
+{%- endfor %}
+        end as channel
+    from due
+)
+
+insert into loyalty.send_ledger (
+    send_id, workflow_id, step_id, customer_id, cycle_key, run_date, variant, is_holdout,
+    channel, recipient, context, status, status_reason
+)
+select
+    md5(%(workflow_id)s || ':' || %(step_id)s || ':' || routed.customer_id || ':' || routed.cycle_key),
+    %(workflow_id)s,
+    %(step_id)s,
+    routed.customer_id,
+    routed.cycle_key,
+    %(run_date)s,
+    routed.variant,
+    routed.is_holdout,
+    coalesce(routed.channel, %(first_channel)s),
+    case routed.channel
+{%- for channel in channels %}
+        when '{{ channel }}' then {{ address(channel) }}
+{%- endfor %}
+    end,
+    routed.context,
+    case
+        when routed.is_holdout then 'holdout'
+        when routed.channel is null then 'suppressed'
+        else 'pending'
+    end,
+    case when not routed.is_holdout and routed.channel is null then 'no_consented_channel' end
+from routed
+on conflict (workflow_id, step_id, customer_id, cycle_key) do nothing
