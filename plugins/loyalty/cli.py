@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Loyalty workflows as code.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Loyalty workflows as code."
+)
 warehouse_app = typer.Typer(
     no_args_is_help=True, help="The warehouse (embedded Postgres unless LOYALTY_WAREHOUSE_URL)."
 )
@@ -41,6 +44,76 @@ def warehouse_stop() -> None:
     from loyalty.warehouse import stop_embedded
 
     console.print("stopped" if stop_embedded() else "embedded Postgres was not running")
+
+
+specs_app = typer.Typer(no_args_is_help=True, help="Workflow specs: validate them, publish their JSON Schema.")
+app.add_typer(specs_app, name="specs")
+
+
+@specs_app.command("validate")
+def specs_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Spec files; default: every spec in workflows/.")] = None,
+) -> None:
+    """Validate specs against their schema and the dbt project; errors name file, line and field."""
+    from loyalty.paths import WORKFLOWS_DIR
+    from loyalty.spec_checks import validate_paths
+    from loyalty.specs import spec_paths
+
+    files = paths or spec_paths(WORKFLOWS_DIR)
+    problems = validate_paths(files)
+    for problem in problems:
+        console.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/green] {len(files)} spec(s) valid")
+
+
+@specs_app.command("schema")
+def specs_schema(
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """The JSON Schema of a workflow spec (for editor completion and validation)."""
+    import json
+
+    from loyalty.specs import WorkflowSpec
+
+    text = json.dumps(WorkflowSpec.model_json_schema(by_alias=True), indent=2) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        print(text, end="")
+
+
+@app.command()
+def preview(
+    workflow: Annotated[str, typer.Argument(help="Workflow id (a spec in workflows/).")],
+    customer: Annotated[int, typer.Option("--customer", help="Customer id.")],
+    run_date: Annotated[str | None, typer.Option(help="As-of date; default: the latest in the audience model.")] = None,
+) -> None:
+    """Render the exact messages a customer would get (subject, body, SMS text)."""
+    from loyalty import warehouse
+    from loyalty.paths import WORKFLOWS_DIR
+    from loyalty.preview import preview as render_preview
+
+    spec_path = WORKFLOWS_DIR / f"{workflow}.yml"
+    if not spec_path.exists():
+        console.print(f"[red]no spec {spec_path}[/red]")
+        raise typer.Exit(2)
+    day = dt.date.fromisoformat(run_date) if run_date else None
+    with warehouse.connect() as conn:
+        result = render_preview(conn, spec_path, customer, day)
+    if result.arm is None:
+        console.print(f"customer {customer} is not in {workflow}'s audience on {result.run_date}")
+    elif result.arm == "holdout":
+        console.print(f"customer {customer} is in {workflow}'s holdout: they receive nothing (measured, not sent)")
+    for message in result.messages:
+        console.rule(f"{message.pop('step_id')} via {message.pop('channel')}")
+        for name, value in message.items():
+            console.print(f"[bold]{name}:[/bold] {value}", highlight=False)
+    if result.ledger:
+        console.rule("already in the send ledger")
+        for row in result.ledger:
+            console.print(row, highlight=False)
 
 
 @app.command()

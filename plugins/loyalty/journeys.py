@@ -39,10 +39,15 @@ class _Cursor:
 
 
 def compile_journey(spec: WorkflowSpec) -> list[Action]:
-    """Flatten the step tree into actions in execution order; raise JourneyError on nonsense."""
+    """Flatten the spec's step tree into actions in execution order."""
+    return compile_steps(spec.steps, event_entry=spec.audience.entered_on is not None)
+
+
+def compile_steps(steps: list, event_entry: bool) -> list[Action]:
+    """Flatten a step tree into actions in execution order; raise JourneyError on nonsense."""
     actions: list[Action] = []
     seen: set[str] = set()
-    _walk(spec.steps, _Cursor(), actions, seen, event_entry=spec.audience.entered_on is not None)
+    _walk(steps, _Cursor(), actions, seen, event_entry=event_entry)
     if not actions:
         raise JourneyError("the journey sends nothing: add a message or reward step")
     return actions

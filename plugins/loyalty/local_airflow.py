@@ -79,6 +79,9 @@ def prepare(env: dict[str, str], pools: dict[str, int]) -> None:
         run_airflow(["pools", "set", pool, str(slots), f"{pool} sends"], env, f"airflow-pool-{pool}")
 
 
-def dags_test(dag_id: str, day: dt.date, env: dict[str, str]) -> str:
-    """One real DAG run for a logical date; failure raises with the run's log."""
-    return run_airflow(["dags", "test", dag_id, day.isoformat()], env, f"dag-{dag_id}-{day.isoformat()}")
+def dags_test(dag_id: str, day: dt.date, env: dict[str, str], conf: dict | None = None) -> str:
+    """One real DAG run for a logical date (conf overrides params, e.g. dry_run); raises on failure."""
+    args = ["dags", "test", dag_id, day.isoformat()]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    return run_airflow(args, env, f"dag-{dag_id}-{day.isoformat()}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 Identifier = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
@@ -205,23 +205,26 @@ class WorkflowSpec(_Strict):
     attribution_window_days: int = Field(14, ge=1, le=90)
     batch_size: int = Field(1000, ge=1, le=1000)  # SendGrid: at most 1000 personalizations a request
 
-    @model_validator(mode="after")
-    def _journey_compiles(self) -> WorkflowSpec:
-        from loyalty.journeys import JourneyError, compile_journey
+    @field_validator("steps")
+    @classmethod
+    def _journey_compiles(cls, steps: list, info: ValidationInfo) -> list:
+        from loyalty.journeys import JourneyError, compile_steps
 
+        audience = info.data.get("audience")
         try:
-            actions = compile_journey(self)
+            actions = compile_steps(steps, event_entry=bool(audience and audience.entered_on))
         except JourneyError as error:
             raise ValueError(str(error)) from None
+        experiment = info.data.get("experiment")
         message_ids = {a.step_id for a in actions if a.kind == "message"}
-        for variant in self.experiment.variants:
+        for variant in experiment.variants if experiment else []:
             missing = message_ids - set(variant.templates)
             if missing:
                 raise ValueError(f"variant {variant.id!r} has no templates for step(s) {sorted(missing)}")
             unknown = set(variant.templates) - message_ids
             if unknown:
                 raise ValueError(f"variant {variant.id!r} has templates for unknown step(s) {sorted(unknown)}")
-        return self
+        return steps
 
     def variant_weights(self) -> tuple[list[str], list[float]]:
         """Variant ids with cumulative weights, the shape the assignment SQL takes."""
@@ -248,7 +251,7 @@ class WorkflowSpec(_Strict):
         return found
 
 
-def _line_of(text: str, location: tuple[Any, ...]) -> int | None:
+def line_of(text: str, location: tuple[Any, ...]) -> int | None:
     """The 1-based line where a field path lives in the YAML text (best effort)."""
     try:
         node = yaml.compose(text)
@@ -257,12 +260,11 @@ def _line_of(text: str, location: tuple[Any, ...]) -> int | None:
     line = None
     for part in location:
         if isinstance(node, yaml.MappingNode):
-            match = next((value for key, value in node.value if key.value == str(part)), None)
-            if match is None:
-                key_node = next((key for key, _ in node.value if key.value == str(part)), None)
-                return (key_node.start_mark.line + 1) if key_node is not None else line
-            line = match.start_mark.line + 1
-            node = match
+            pair = next(((key, value) for key, value in node.value if key.value == str(part)), None)
+            if pair is None:
+                return line
+            line = pair[0].start_mark.line + 1  # the key's line: where a reader looks
+            node = pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
@@ -278,7 +280,7 @@ def _format_error(path: Path, text: str, error: ValidationError) -> str:
             p for p in item["loc"] if not (isinstance(p, str) and p in {"message", "wait", "branch", "reward"})
         )
         where = ".".join(str(part) for part in location) or "(top level)"
-        line = _line_of(text, location)
+        line = line_of(text, location)
         message = item["msg"].removeprefix("Value error, ")
         lines.append(f"  line {line}: {where}: {message}" if line else f"  {where}: {message}")
     return "\n".join(lines)
@@ -302,9 +304,7 @@ def load_spec(path: Path) -> WorkflowSpec:
     except ValidationError as exc:
         raise SpecError(_format_error(path, text, exc)) from None
     if spec.id != path.stem:
-        raise SpecError(
-            f"{path}: line {_line_of(text, ('id',))}: id {spec.id!r} must match the file name {path.stem!r}"
-        )
+        raise SpecError(f"{path}: line {line_of(text, ('id',))}: id {spec.id!r} must match the file name {path.stem!r}")
     return spec
 
 

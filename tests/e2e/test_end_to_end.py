@@ -123,3 +123,33 @@ def test_metrics_run_date_is_after_every_window(run: Run) -> None:
     """The report is read after every attribution window closed, so no conversion is cut short."""
     last_run = max(CONFIG.run_days())
     assert CONFIG.generator.horizon_end >= last_run + dt.timedelta(days=14)
+
+
+def test_backfill_of_past_days_sends_nothing_twice(run: Run) -> None:
+    """Backfilling earlier campaign days (real Airflow runs, oldest first) adds no row and no message."""
+    before = _emulator(run, "stats")["messages"]
+    ledger_before = _one(run.url, "select count(*) from loyalty.send_ledger")[0]
+    for day in CONFIG.run_days()[:2]:
+        local_airflow.dags_test("win_back", day, run.stack.airflow_env)
+    assert _emulator(run, "stats")["messages"] == before
+    assert _one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
+
+
+def test_dry_run_plans_and_renders_but_writes_no_sends(run: Run) -> None:
+    """With dry_run the DAG plans a real audience and renders it, yet the ledger and the provider
+    see nothing; the run summary records what would have been sent."""
+    day = CONFIG.generator.horizon_end
+    local_airflow.dags_test("loyalty_warehouse", day, run.stack.airflow_env)
+    before = _emulator(run, "stats")["messages"]
+    ledger_before = _one(run.url, "select count(*) from loyalty.send_ledger")[0]
+    local_airflow.dags_test("win_back", day, run.stack.airflow_env, conf={"dry_run": True})
+    assert _emulator(run, "stats")["messages"] == before
+    assert _one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
+    assert _one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0
+    planned, held_out, dry = _one(
+        run.url,
+        "select planned, held_out, dry_run from loyalty.workflow_runs where workflow_id = 'win_back' and run_date = %s",
+        [day],
+    )
+    assert dry is True
+    assert planned > 0 and held_out > 0

@@ -1,0 +1,62 @@
+"""`loyalty preview`: the exact messages one customer would get from a workflow on a run date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from loyalty.assignment import assign
+from loyalty.journeys import compile_journey
+from loyalty.specs import CHANNEL_CONSENT, load_spec
+from loyalty.templates import render, template_for
+
+
+@dataclass(frozen=True)
+class Preview:
+    workflow_id: str
+    customer_id: int
+    run_date: dt.date | None
+    arm: str | None  # variant id, "holdout", or None when not eligible
+    messages: list[dict]
+    ledger: list[dict]
+
+
+def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_date: dt.date | None) -> Preview:
+    """Render every message step for the customer as the ledger would (same arm, channel, locale)."""
+    spec = load_spec(spec_path)
+    audience = sql.Identifier(spec.audience.schema_, spec.audience.model)
+    with conn.cursor(row_factory=dict_row) as cur:
+        if run_date is None:
+            run_date = cur.execute(sql.SQL("select max(run_date) as d from {}").format(audience)).fetchone()["d"]
+        row = cur.execute(
+            sql.SQL("select * from {} where customer_id = %s and run_date = %s").format(audience),
+            [customer_id, run_date],
+        ).fetchone()
+        history = cur.execute(
+            """select step_id, run_date, variant, channel, status, sent_at from loyalty.send_ledger
+               where workflow_id = %s and customer_id = %s order by run_date, step_id""",
+            [spec.id, customer_id],
+        ).fetchall()
+    if row is None:
+        return Preview(spec.id, customer_id, run_date, None, [], history)
+    context = {key: (value.isoformat() if isinstance(value, dt.date) else value) for key, value in row.items()}
+    ids, cumulative = spec.variant_weights()
+    arm = assign(customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative)
+    messages: list[dict] = []
+    if arm != "holdout":
+        for action in compile_journey(spec):
+            if action.kind != "message":
+                continue
+            channel = next(
+                (c for c in action.channels if all(context.get(column) for column in CHANNEL_CONSENT[c])), None
+            )
+            fields = render(template_for(spec, arm, action.step_id, context.get("locale")), context)
+            messages.append(
+                {"step_id": action.step_id, "channel": channel or "suppressed: no consented channel", **fields}
+            )
+    return Preview(spec.id, customer_id, run_date, arm, messages, history)
