@@ -109,28 +109,29 @@ def _order(url: str, customer: int, day: dt.date) -> None:
         )
 
 
-class TestThreeStepJourney:
-    STEPS = [
-        {"id": "welcome_1", "type": "message", "channel": "email"},
-        {"type": "wait", "days": 2},
-        {
-            "id": "opened_welcome",
-            "type": "branch",
-            "on": "opened",
-            "then": [{"id": "engaged_2", "type": "message", "channel": "email"}],
-            "else": [{"id": "reminder_2", "type": "message", "channel": "email"}],
-        },
-        {"type": "wait", "days": 3},
-        {"id": "final_3", "type": "message", "channel": "email"},
-    ]
+THREE_STEPS = [
+    {"id": "welcome_1", "type": "message", "channel": "email"},
+    {"type": "wait", "days": 2},
+    {
+        "id": "opened_welcome",
+        "type": "branch",
+        "on": "opened",
+        "then": [{"id": "engaged_2", "type": "message", "channel": "email"}],
+        "else": [{"id": "reminder_2", "type": "message", "channel": "email"}],
+    },
+    {"type": "wait", "days": 3},
+    {"id": "final_3", "type": "message", "channel": "email"},
+]
 
+
+class TestThreeStepJourney:
     def test_wait_branch_on_open_and_exit_on_purchase(
         self, clean_warehouse: str, tmp_path: Path, emulator: Service
     ) -> None:
         """Day by day: step 1 at entry, step 2 after 2 days split by opens, step 3 three days
         later for everyone except the customer who bought in between; reruns add nothing."""
         url = clean_warehouse
-        spec = _spec(tmp_path, "journey", self.STEPS, exit_on=["purchased"])
+        spec = _spec(tmp_path, "journey", THREE_STEPS, exit_on=["purchased"])
         _audience(url, "journey", D0, range(1, 7))
         for offset in range(0, 7):
             day = D0 + dt.timedelta(days=offset)
