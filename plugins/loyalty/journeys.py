@@ -84,7 +84,7 @@ def _walk(steps, cursor: _Cursor, actions: list[Action], seen: set[str], event_e
             merged: list[_Cursor] = []
             for negate, arm in ((False, step.then), (True, step.else_)):
                 if arm:
-                    arm_start = [replace(c, condition=(step.on, negate)) for c in cursors]
+                    arm_start = [replace(c, condition=(step.when, negate)) for c in cursors]
                     for start in arm_start:
                         merged += _walk(arm, start, actions, seen, event_entry)
             if not merged:

@@ -160,7 +160,7 @@ class BranchStep(_Strict):
 
     id: Identifier
     type: Literal["branch"]
-    on: Event
+    when: Event = Field(description="The event on the previous message to branch on.")
     then: list[Step] = Field(default_factory=list)
     else_: list[Step] = Field(default_factory=list, alias="else")
 

@@ -15,10 +15,12 @@ import httpx
 import psycopg
 import pytest
 
-from loyalty import local_airflow
+from loyalty import local_airflow, operations
 from loyalty.demo import DemoConfig, Stack, prepare_world, run_campaign, start_stack
+from loyalty.paths import WORKFLOWS_DIR
 from loyalty.simulation import GeneratorConfig
 from loyalty.simulation.truth import expected_absolute_lift
+from loyalty.specs import spec_paths
 
 from ..conftest import empty_app_tables
 
@@ -153,3 +155,18 @@ def test_dry_run_plans_and_renders_but_writes_no_sends(run: Run) -> None:
     )
     assert dry is True
     assert planned > 0 and held_out > 0
+
+
+@pytest.mark.parametrize("spec_path", spec_paths(WORKFLOWS_DIR), ids=lambda p: p.stem)
+def test_every_catalogue_workflow_plans_and_renders(run: Run, spec_path) -> None:
+    """Each shipped workflow, dry-run on the demo's data as of the last day, enters customers and
+    renders every planned message (a template or SQL error fails here, not in production)."""
+    day = CONFIG.generator.horizon_end
+    result = operations.plan_run(spec_path, run.url, day, "catalogue-dry-run", dry_run=True)
+    assert result["dry_run"] is True
+    for step in result["steps"]:
+        if step["planned"] and step["channels"].get("email"):
+            samples = result["samples"][step["step_id"]]
+            assert samples, f"{step['step_id']} planned {step['planned']} messages but rendered none"
+            assert all(sample["subject"] and "{{" not in sample["subject"] for sample in samples)
+    assert _one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0

@@ -115,7 +115,7 @@ THREE_STEPS = [
     {
         "id": "opened_welcome",
         "type": "branch",
-        "on": "opened",
+        "when": "opened",
         "then": [{"id": "engaged_2", "type": "message", "channel": "email"}],
         "else": [{"id": "reminder_2", "type": "message", "channel": "email"}],
     },
