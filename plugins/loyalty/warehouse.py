@@ -96,11 +96,19 @@ def dbt_env(url: str) -> dict[str, str]:
     }
 
 
+TRUST_AUTH_PASSWORD = "unused-trust-auth"  # noqa: S105 - a placeholder, not a secret
+
+
 def airflow_connection_json(url: str) -> str:
-    """The warehouse as an Airflow connection (JSON form for `AIRFLOW_CONN_LOYALTY_WAREHOUSE`)."""
+    """The warehouse as an Airflow connection (JSON form for `AIRFLOW_CONN_LOYALTY_WAREHOUSE`).
+
+    cosmos' Postgres profile mapping insists on a password; a server with trust auth (the
+    embedded one, on its private socket) ignores it, so an empty one becomes a placeholder.
+    """
     import json
 
     params = connection_params(url)
+    params["password"] = params["password"] or TRUST_AUTH_PASSWORD
     return json.dumps(
         {
             "conn_type": "postgres",
@@ -120,7 +128,7 @@ def url_from_connection_fields(
     from urllib.parse import quote
 
     auth = quote(login or "postgres")
-    if password:
+    if password and password != TRUST_AUTH_PASSWORD:
         auth += ":" + quote(password)
     dbname = schema or "postgres"
     if host.startswith("/"):

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, Param, task
 
 from loyalty.specs import WorkflowSpec, load_spec
 
 log = logging.getLogger(__name__)
 
+DBT_MANIFEST_ENV = "LOYALTY_DBT_MANIFEST"
 WAREHOUSE_ASSET = Asset("loyalty://warehouse/marts")
 SENDS_ASSET = Asset("loyalty://ledger/sends")
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -36,17 +39,61 @@ def run_date_of(context: dict[str, Any]) -> dt.date:
     return moment.date()
 
 
+def _profile_config():
+    """dbt's profile from the `loyalty_warehouse` Airflow connection (cosmos maps it)."""
+    from cosmos import ProfileConfig
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    from loyalty.orchestration.connections import WAREHOUSE_CONN_ID
+
+    return ProfileConfig(
+        profile_name="loyalty",
+        target_name="airflow",
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics"}
+        ),
+    )
+
+
+DBT_VARS = {"run_date": "{{ params.run_date or ds }}"}
+
+
 def _dbt_build_task(select: str | None, outlets: list[Asset]):
-    @task(task_id="dbt_build", outlets=outlets)
-    def dbt_build(**context: Any) -> None:
-        """dbt build as of the run date (features, eligibility, metrics)."""
-        from loyalty.dbt import run_dbt
-        from loyalty.orchestration.connections import warehouse_url
+    """One `dbt build` task through cosmos (dbtRunner in-process): fast for daily and simulated runs."""
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
 
-        command = ["build"] + (["--select", select] if select else [])
-        run_dbt(command, warehouse_url(), run_date=run_date_of(context), quiet=False)
+    from loyalty.paths import DBT_PROJECT_DIR
 
-    return dbt_build()
+    return DbtBuildLocalOperator(
+        task_id="dbt_build",
+        project_dir=str(DBT_PROJECT_DIR),
+        profile_config=_profile_config(),
+        vars=DBT_VARS,
+        select=[select] if select else None,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        emit_datasets=False,
+        install_deps=False,
+        outlets=outlets,
+    )
+
+
+def _dbt_model_tasks(manifest: Path) -> None:
+    """One task per dbt model, rendered by cosmos from a manifest compiled at build time
+    (`loyalty dbt-manifest`): per-model retries and timings in the UI, no dbt at parse time."""
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
+
+    from loyalty.paths import DBT_PROJECT_DIR
+
+    DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=manifest),
+        profile_config=_profile_config(),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
+        operator_args={"vars": DBT_VARS, "install_deps": False, "emit_datasets": False},
+    )
 
 
 def warehouse_dag() -> DAG:
@@ -60,9 +107,19 @@ def warehouse_dag() -> DAG:
         tags=["loyalty", "warehouse", "dbt"],
         default_args={"owner": "data-platform", **DEFAULT_ARGS},
         params=RUN_PARAMS,
-        doc_md="Builds the dbt project (staging, customer features, eligibility, metrics) as of the run date.",
+        doc_md=(
+            "Builds the dbt project (staging, customer features, segments, eligibility, metrics) as of the run "
+            "date with astronomer-cosmos. Default: one `dbt build` task. With `LOYALTY_DBT_MANIFEST` pointing at "
+            "a manifest compiled at build time (`loyalty dbt-manifest`), one task per model instead."
+        ),
     ) as dag:
-        _dbt_build_task(None, [WAREHOUSE_ASSET])
+        manifest = os.environ.get(DBT_MANIFEST_ENV)
+        if manifest:
+            _dbt_model_tasks(Path(manifest))
+            leaves = list(dag.leaves)
+            leaves >> EmptyOperator(task_id="marts_ready", outlets=[WAREHOUSE_ASSET])
+        else:
+            _dbt_build_task(None, [WAREHOUSE_ASSET])
     return dag
 
 
