@@ -35,6 +35,8 @@ def airflow_env(warehouse_url: str, sendgrid_host: str | None = None, sendgrid_k
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no calls home (and no network here)
+        "SCARF_NO_ANALYTICS": "true",
         "AIRFLOW_CONN_LOYALTY_WAREHOUSE": airflow_connection_json(warehouse_url),
         "LOYALTY_WAREHOUSE_URL": warehouse_url,
         "LOYALTY_STATE_DIR": str(state_dir()),
