@@ -134,21 +134,76 @@ def generate(
     console.print(counts)
 
 
+@app.command("dbt-manifest")
+def dbt_manifest() -> None:
+    """Compile dbt's manifest (dbt parse) for per-model Airflow tasks; prints its path.
+
+    Run at build/deploy time and export LOYALTY_DBT_MANIFEST=<path> for the Airflow processes.
+    """
+    from loyalty.dbt import compile_manifest
+
+    print(compile_manifest())
+
+
 @app.command()
 def webhooks(
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8090,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (one warehouse connection set each).")] = 1,
 ) -> None:
-    """Run the webhook receiver (needs LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY)."""
+    """Run the webhook receiver. Secrets come from the environment only:
+    LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY, LOYALTY_TWILIO_AUTH_TOKEN, LOYALTY_PUSH_WEBHOOK_SECRET,
+    LOYALTY_UNSUBSCRIBE_SECRET (a provider without its secret is refused with 503);
+    LOYALTY_WEBHOOKS_PUBLIC_URL is the base URL providers call (Twilio signs it)."""
     from loyalty.serving import serve
-    from loyalty.warehouse import resolve_url
-    from loyalty.webhooks import ReceiverConfig, create_app
+    from loyalty.warehouse import ENV_URL, resolve_url
+    from loyalty.webhooks import config_from_env
 
-    key = os.environ.get("LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY", "")
-    if not key:
-        console.print("[red]LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY is not set[/red] (SendGrid's verification key)")
+    url = resolve_url()
+    configured = config_from_env(url).configured
+    if not configured:
+        console.print(
+            "[red]no webhook secret is set[/red]: set at least one of LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY, "
+            "LOYALTY_TWILIO_AUTH_TOKEN, LOYALTY_PUSH_WEBHOOK_SECRET, LOYALTY_UNSUBSCRIBE_SECRET"
+        )
         raise typer.Exit(2)
-    serve(create_app(ReceiverConfig(warehouse_url=resolve_url(), sendgrid_public_key=key)), "webhooks", host, port)
+    os.environ[ENV_URL] = url  # worker processes resolve the same warehouse
+    print(f"verifying: {', '.join(configured)}", file=sys.stderr, flush=True)
+    serve("loyalty.webhooks.app:create_app_from_env", "webhooks", host, port, workers=workers, factory=True)
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8095,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    seed: Annotated[int | None, typer.Option(help="Same seed, same message fates.")] = None,
+    config: Annotated[str | None, typer.Option(help="JSON file of emulator settings (rates per channel...).")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="Where SendGrid event batches go.")] = None,
+    sms_inbound_url: Annotated[str | None, typer.Option(help="Where inbound SMS (STOP...) go.")] = None,
+    push_receipt_url: Annotated[str | None, typer.Option(help="Where push receipts go.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this SendGrid API key.")] = None,
+    webhook_duplicate_rate: Annotated[float | None, typer.Option(help="Share of webhook posts sent twice.")] = None,
+    webhook_out_of_order: Annotated[bool, typer.Option(help="Shuffle webhook events before posting.")] = False,
+    log_level: Annotated[str, typer.Option()] = "warning",
+) -> None:
+    """Run the local provider emulator (SendGrid, Twilio, FCM and their signed webhooks).
+
+    Twilio's auth token and the push receipt secret come from LOYALTY_EMULATOR_TWILIO_AUTH_TOKEN
+    and LOYALTY_EMULATOR_PUSH_SECRET, or are generated (see GET /_emulator/settings)."""
+    from loyalty.emulator import serve
+    from loyalty.emulator.options import build_config
+
+    options = {
+        "seed": seed,
+        "webhook_url": webhook_url,
+        "sms_inbound_url": sms_inbound_url,
+        "push_receipt_url": push_receipt_url,
+        "api_key": api_key,
+        "webhook_duplicate_rate": webhook_duplicate_rate,
+        "webhook_out_of_order": webhook_out_of_order or None,
+    }
+    settings = build_config(options, config)
+    serve(host, port, settings, on_ready=lambda url: print(f"EMULATOR_URL={url}", flush=True), log_level=log_level)
 
 
 @app.command()

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from loyalty.paths import DBT_PROJECT_DIR, state_dir
 from loyalty.warehouse import dbt_env
@@ -52,3 +53,9 @@ def run_dbt(command: Sequence[str], url: str, run_date: dt.date | None = None, q
             failures.append(f"{node.node.unique_id}: {node.message}")
     detail = "; ".join(failures) or str(result.exception)
     raise DbtError(f"dbt {' '.join(command)} failed: {detail}")
+
+
+def compile_manifest(url: str = "postgresql://postgres@localhost/postgres") -> Path:
+    """`dbt parse` into the state folder and return manifest.json's path (no warehouse needed)."""
+    run_dbt(["parse"], url)
+    return state_dir() / "dbt" / "target" / "manifest.json"

@@ -76,3 +76,21 @@ def test_broken_spec_does_not_hide_other_dags(airflow_home: Path, tmp_path: Path
     assert "win_back" in bag.dag_ids
     broken = bag.dags["broken__invalid_spec"]
     assert "broken.yml" in broken.doc_md and "audience" in broken.doc_md
+
+
+def test_warehouse_dag_renders_one_task_per_model_from_a_manifest(airflow_home: Path, monkeypatch) -> None:
+    """With a manifest compiled at build time, cosmos renders one task per dbt model (no dbt at parse)."""
+    import json
+
+    from loyalty.dbt import compile_manifest
+
+    manifest = compile_manifest()
+    models = {
+        node["name"] for node in json.loads(manifest.read_text())["nodes"].values() if node["resource_type"] == "model"
+    }
+    monkeypatch.setenv("LOYALTY_DBT_MANIFEST", str(manifest))
+    bag = _dagbag(DAGS_DIR)
+    assert bag.import_errors == {}
+    task_ids = set(bag.dags["loyalty_warehouse"].task_ids)
+    assert {f"dbt.{model}_run" for model in models} <= task_ids or {f"dbt.{model}.run" for model in models} <= task_ids
+    assert "marts_ready" in task_ids

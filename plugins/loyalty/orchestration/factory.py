@@ -88,11 +88,11 @@ def _dbt_model_tasks(manifest: Path) -> None:
 
     DbtTaskGroup(
         group_id="dbt",
-        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=manifest),
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=manifest, install_dbt_deps=False),
         profile_config=_profile_config(),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
-        operator_args={"vars": DBT_VARS, "install_deps": False, "emit_datasets": False},
+        operator_args={"vars": DBT_VARS, "emit_datasets": False},
     )
 
 
