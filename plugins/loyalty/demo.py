@@ -22,6 +22,7 @@ from loyalty.simulation.world import delivered_messages_from_emulator
 
 EMULATOR_API_KEY = "SG.local-emulator"
 WORKFLOW_DAGS = ("win_back",)
+CHANNEL_POOLS = {"email": 4, "sms": 4, "push": 4, "reward": 2}  # one Airflow pool per channel
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def prepare_world(url: str, cfg: DemoConfig, progress: Callable[[str], None]) ->
 def run_campaign(running: Stack, cfg: DemoConfig, progress: Callable[[str], None]) -> list[dict]:
     """Real Airflow runs for every campaign day, then the metrics DAG; returns the report rows."""
     progress("preparing Airflow (metadata DB, pools)")
-    local_airflow.prepare(running.airflow_env, pools={"email": 4})
+    local_airflow.prepare(running.airflow_env, pools=CHANNEL_POOLS)
     days = cfg.run_days()
     for number, day in enumerate(days, start=1):
         progress(f"day {number}/{len(days)} {day}: warehouse DAG, then win_back DAG")
