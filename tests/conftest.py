@@ -26,6 +26,9 @@ APP_TABLES = (
     "raw.message_events",
     "raw.quarantine",
     "loyalty.send_ledger",
+    "loyalty.journey_entries",
+    "loyalty.workflow_runs",
+    "loyalty.contactability",
 )
 
 

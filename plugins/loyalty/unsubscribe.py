@@ -78,7 +78,7 @@ def unsubscribe_url(base_url: str, send_id: str, secret: str) -> str:
 
 
 def list_unsubscribe_headers(base_url: str, send_id: str, secret: str, mailto: str | None = None) -> dict[str, str]:
-    """The RFC 2369 + RFC 8058 headers for one email (the HTTPS URL must come first for one-click).
+    """The RFC 2369 + RFC 8058 headers for one email (one-click needs an HTTPS URL in production).
 
     ``mailto``: an optional address for clients that only do mail-based unsubscribe.
     """

@@ -52,3 +52,23 @@ def test_emulator_imports_no_other_loyalty_module() -> None:
                 f"{path.name}: {n}" for n in names if n.startswith("loyalty") and not n.startswith("loyalty.emulator")
             ]
     assert offenders == []
+
+
+def test_loyalty_emulator_command_serves_all_channels(tmp_path: Path) -> None:
+    """`loyalty emulator` (the CLI face) reads a JSON config, announces its URL and serves the
+    SendGrid, Twilio and FCM APIs with the configured per-channel rates."""
+    config = tmp_path / "emulator.json"
+    config.write_text('{"seed": 5, "sms": {"delivery_rate": 0.5}, "push": {"open_rate": 0.2}}')
+    cmd = [sys.executable, "-m", "loyalty.cli", "emulator", "--port", "0", "--config", str(config)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOYALTY_EMULATOR_TWILIO_AUTH_TOKEN": "from-env"}
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            assert line.startswith("EMULATOR_URL=http://127.0.0.1:"), line
+            settings = httpx.get(f"{line.split('=', 1)[1]}/_emulator/settings", timeout=5).json()
+            assert settings["seed"] == 5 and settings["sms"]["delivery_rate"] == 0.5
+            assert settings["push"]["open_rate"] == 0.2 and settings["twilio_auth_token"] == "from-env"
+        finally:
+            proc.terminate()
+            proc.wait(10)

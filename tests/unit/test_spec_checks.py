@@ -57,11 +57,11 @@ class TestCrossChecks:
         assert "frist_name" in problem and "first_name" in problem
 
     def test_channel_without_consent_column(self, tmp_path: Path, win_back: dict) -> None:
-        """SMS needs phone and sms_consent in the audience model."""
-        win_back["steps"][0]["channel"] = ["sms", "email"]
+        """Push needs push_token and push_consent in the audience model (win-back has no device tokens)."""
+        win_back["steps"][0]["channel"] = ["push", "email"]
         path = _write(tmp_path, win_back)
         problems = validate_paths([path])
-        assert any("channel 'sms' needs column(s)" in p and "sms_consent" in p for p in problems), problems
+        assert any("channel 'push' needs column(s)" in p and "push_token" in p for p in problems), problems
 
     def test_weights_and_wait_before_message(self, tmp_path: Path, win_back: dict) -> None:
         """Schema errors come with the line and field; a leading wait explains the fix."""

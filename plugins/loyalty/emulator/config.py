@@ -133,6 +133,9 @@ class EmulatorConfig:
     webhook_out_of_order: bool = False
 
     def __post_init__(self) -> None:
+        for channel, cls in RATE_CLASSES.items():  # plain dicts are accepted (config files, tests)
+            if isinstance(getattr(self, channel), dict):
+                setattr(self, channel, updated_rates(cls(), getattr(self, channel)))
         if self.webhook_batch_size < 1 or self.push_receipt_batch_size < 1:
             raise ValueError("webhook batch sizes must be >= 1")
         if self.webhook_max_attempts < 1:

@@ -216,6 +216,7 @@ def make_dispatcher(config: EmulatorConfig) -> WebhookDispatcher:
         timeout_s=config.webhook_timeout_s,
         linger_s=config.webhook_linger_s,
         duplicate_rate=config.webhook_duplicate_rate,
+        out_of_order=config.webhook_out_of_order,
         seed=config.seed,
     )
 

@@ -88,6 +88,8 @@ class WebhookDispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
         self._generation = 0
+        self._late_tasks: set[asyncio.Task[None]] = set()
+        self._late = 0  # duplicate posts scheduled for later (out_of_order)
         self.dead_letters: list[list[Event]] = []
         self._zero()
 
@@ -115,7 +117,7 @@ class WebhookDispatcher:
     @property
     def pending(self) -> int:
         """Events accepted for posting that are neither posted nor dead-lettered yet."""
-        return self._unexpanded + len(self._events) + self.events_in_flight
+        return self._unexpanded + len(self._events) + self.events_in_flight + self._late
 
     def stats(self) -> dict[str, int]:
         return {
@@ -135,6 +137,7 @@ class WebhookDispatcher:
         self._items.clear()
         self._events.clear()
         self._unexpanded = 0
+        self._late = 0
         self.dead_letters.clear()
         self._zero()
 
@@ -164,9 +167,10 @@ class WebhookDispatcher:
             self._wake.set()
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._late_tasks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
         if self._client is not None:
             await self._client.aclose()
@@ -249,6 +253,15 @@ class WebhookDispatcher:
         log.warning("%s webhook post got HTTP %s", self.name, response.status_code)
         return False
 
+    async def _post_late(self, body: bytes, batch: list[Event], generation: int) -> None:
+        try:
+            await asyncio.sleep(self._rng.random() * 0.2)
+            if not await self._post(body, batch) and generation == self._generation:
+                self.posts_failed += 1
+        finally:
+            if generation == self._generation:
+                self._late -= 1
+
     async def _deliver_with_retries(self, batch: list[Event], generation: int) -> None:
         body = self.encode(batch)
         attempt = 0
@@ -262,9 +275,12 @@ class WebhookDispatcher:
                 self.events_posted += len(batch)
                 if self.duplicate_rate and self._rng.random() < self.duplicate_rate:
                     self.duplicate_posts += 1
-                    if self.out_of_order:
-                        await asyncio.sleep(self._rng.random() * 0.05)  # the copy lands after others
-                    if not await self._post(body, batch):
+                    if self.out_of_order:  # the copy lands later, after other posts
+                        self._late += 1
+                        task = asyncio.create_task(self._post_late(body, batch, generation))
+                        self._late_tasks.add(task)
+                        task.add_done_callback(self._late_tasks.discard)
+                    elif not await self._post(body, batch):
                         self.posts_failed += 1
                 return
             self.posts_failed += 1

@@ -158,3 +158,15 @@ create index if not exists contactability_customer on loyalty.contactability (cu
 -- Twilio status callbacks that carry no send id are joined back through the message SID.
 create index if not exists send_ledger_provider_message_id on loyalty.send_ledger (provider_message_id)
     where provider_message_id is not null;
+
+-- ---------------------------------------------------------------- loyalty: contact policies and crash safety (ledger)
+-- not_before: quiet hours deferred the row (it stays pending and is sent once this has passed).
+-- priority: the workflow's policies.priority when planned (workflows competing for a customer's day).
+-- is_global_holdout: the entry fell in the global holdout shared by every workflow.
+alter table loyalty.send_ledger add column if not exists not_before timestamptz;
+alter table loyalty.send_ledger add column if not exists priority smallint;
+alter table loyalty.journey_entries add column if not exists is_global_holdout boolean not null default false;
+-- Frequency cap and priority look up a customer's messages around a run date.
+create index if not exists send_ledger_customer_run_date on loyalty.send_ledger (customer_id, run_date);
+-- Crash reconciliation finds rows left in `sending`.
+create index if not exists send_ledger_sending on loyalty.send_ledger (workflow_id, updated_at) where status = 'sending';
