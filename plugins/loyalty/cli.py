@@ -131,6 +131,7 @@ def generate(
     warehouse.init_schema(url)
     with warehouse.connect(url) as conn:
         counts = generate_world(conn, GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
+        warehouse.drop_dbt_schemas(conn)
     console.print(counts)
 
 

@@ -106,6 +106,7 @@ def prepare_world(url: str, cfg: DemoConfig, progress: Callable[[str], None]) ->
     with warehouse.connect(url) as conn:
         progress(f"generating a synthetic retailer: {cfg.generator.customers:,} customers")
         counts = generate(conn, cfg.generator)
+        warehouse.drop_dbt_schemas(conn)  # derived from the previous world, snapshots included
     progress(f"  {counts['scheduled_orders']:,} orders scheduled, {counts['released_orders']:,} in history")
 
 

@@ -153,6 +153,20 @@ def run_sql_file(conn: psycopg.Connection, name: str, params: Mapping[str, Any] 
     conn.execute(read_sql(name), params)  # type: ignore[arg-type]
 
 
+DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")
+
+
+def drop_dbt_schemas(conn: psycopg.Connection) -> None:
+    """Drop everything dbt derived (models, seeds, snapshots) so a new synthetic world starts clean.
+
+    Only for a replaced synthetic world: snapshots would otherwise keep the old world's history.
+    """
+    from psycopg import sql
+
+    for schema in DBT_SCHEMAS:
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
 def init_schema(url: str | None = None) -> None:
     """Create the application's own tables (raw landing, send ledger, simulation truth)."""
     with connect(url) as conn:

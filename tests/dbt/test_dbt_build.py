@@ -1,9 +1,11 @@
-"""The dbt project builds green (models, data tests and unit tests) on a real Postgres: on an
-empty warehouse, and on a small hand-made world whose expected results are worked out by hand."""
+"""The dbt project builds green (models, seeds, snapshots, data tests and unit tests) on a real
+Postgres: on an empty warehouse, and on a small hand-made world whose expected results are worked
+out by hand; every eligibility model keeps the columns the send ledger and the channel router read."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import psycopg
@@ -15,6 +17,32 @@ pytestmark = pytest.mark.integration
 
 RUN_DATE = dt.date(2026, 6, 1)
 SMALL_WORLD = Path(__file__).with_name("small_world.sql")
+# `dbt build` alone runs the default selector (no unit tests: the daily DAG); CI runs everything.
+BUILD_ALL = ["build", "--selector", "ci"]
+# What the ledger (run_date filter, to_jsonb context) and the channel router read from every audience.
+AUDIENCE_COLUMNS = {
+    "customer_id": "bigint",
+    "run_date": "date",
+    "cycle_key": "text",
+    "email": "text",
+    "phone": "text",
+    "first_name": "text",
+    "locale": "text",
+    "timezone": "text",
+    "email_consent": "boolean",
+    "sms_consent": "boolean",
+    "push_consent": "boolean",
+}
+ELIGIBILITY_MODELS = (
+    "eligible_welcome",
+    "eligible_second_purchase",
+    "eligible_post_purchase_cross_sell",
+    "eligible_win_back",
+    "eligible_at_risk_save",
+    "eligible_birthday",
+    "eligible_vip_appreciation",
+    "eligible_feedback_request",
+)
 
 
 def _rows(url: str, query: str) -> list[tuple]:
@@ -22,29 +50,30 @@ def _rows(url: str, query: str) -> list[tuple]:
         return conn.execute(query).fetchall()
 
 
-def test_build_on_an_empty_warehouse(clean_warehouse: str) -> None:
+def test_build_on_an_empty_warehouse(dbt_warehouse: str) -> None:
     """A fresh install (no raw rows yet) builds and tests green."""
-    run_dbt(["build"], clean_warehouse, run_date=RUN_DATE)
-    assert _rows(clean_warehouse, "select count(*) from marts.dim_customers") == [(0,)]
+    run_dbt(BUILD_ALL, dbt_warehouse, run_date=RUN_DATE)
+    assert _rows(dbt_warehouse, "select count(*) from marts.dim_customers where run_date = '2026-06-01'") == [(0,)]
 
 
-def test_build_on_the_small_world(clean_warehouse: str) -> None:
+def test_build_on_the_small_world(dbt_warehouse: str) -> None:
     """Features, eligibility and lift match the numbers worked out in small_world.sql's header."""
-    with psycopg.connect(clean_warehouse) as conn:
+    with psycopg.connect(dbt_warehouse) as conn:
         conn.execute(SMALL_WORLD.read_text())
-    run_dbt(["build"], clean_warehouse, run_date=RUN_DATE)
+    run_dbt(BUILD_ALL, dbt_warehouse, run_date=RUN_DATE)
 
-    assert _rows(clean_warehouse, "select customer_id, cycle_key from marts.eligible_win_back order by 1") == [
+    assert _rows(dbt_warehouse, "select customer_id, cycle_key from marts.eligible_win_back order by 1") == [
         (7, "2026-03-01"),
         (8, "2026-02-01"),
     ]
     assert _rows(
-        clean_warehouse, "select expected_interpurchase_days from marts.dim_customers where customer_id = 1"
+        dbt_warehouse,
+        "select expected_interpurchase_days from marts.dim_customers where customer_id = 1 and run_date = '2026-06-01'",
     ) == [(20.0,)]
     metrics = {
         row[0]: row[1:]
         for row in _rows(
-            clean_warehouse,
+            dbt_warehouse,
             """select variant, audience, converted, absolute_lift::float, lift_ci_low::float, lift_ci_high::float
                from marts.metrics_workflow_variants where workflow_id = 'win_back'""",
         )
@@ -52,3 +81,49 @@ def test_build_on_the_small_world(clean_warehouse: str) -> None:
     assert metrics["holdout"][:2] == (2, 1)
     assert metrics["a"] == (2, 1, 0.0, -0.573419, 0.573419)
     assert metrics["b"] == (1, 0, -0.5, -0.905469, 0.391049)
+
+
+@pytest.mark.parametrize("model", ELIGIBILITY_MODELS)
+def test_every_eligibility_model_has_the_audience_columns(dbt_warehouse: str, model: str) -> None:
+    """marts.eligible_<workflow> has the columns (and types) the ledger and the channel router read."""
+    run_dbt(["build", "--indirect-selection", "cautious", "--select", f"+{model}"], dbt_warehouse, run_date=RUN_DATE)
+    columns = dict(
+        _rows(
+            dbt_warehouse,
+            f"""select column_name, data_type from information_schema.columns
+                where table_schema = 'marts' and table_name = '{model}'""",
+        )
+    )
+    assert {name: columns.get(name) for name in AUDIENCE_COLUMNS} == AUDIENCE_COLUMNS
+
+
+def test_rebuilding_a_run_date_replaces_its_rows(dbt_warehouse: str) -> None:
+    """dim_customers keeps one row per customer per run date: a rebuild replaces the day, other days stay."""
+    with psycopg.connect(dbt_warehouse) as conn:
+        conn.execute(SMALL_WORLD.read_text())
+    previous_day = RUN_DATE - dt.timedelta(days=1)
+    for run_date in (previous_day, RUN_DATE, RUN_DATE):
+        run_dbt(
+            ["build", "--indirect-selection", "cautious", "--select", "+customer_segments"],
+            dbt_warehouse,
+            run_date=run_date,
+        )
+    assert _rows(
+        dbt_warehouse, "select run_date, count(*) from marts.dim_customers group by run_date order by run_date"
+    ) == [(previous_day, 7), (RUN_DATE, 7)]
+    assert _rows(dbt_warehouse, "select count(distinct run_date) from marts.customer_segments") == [(2,)]
+
+
+def test_docs_generate(dbt_warehouse: str, private_state_dir: Path) -> None:
+    """`dbt docs generate` works: the catalog describes the marts and the exposures are in the manifest."""
+    run_dbt(
+        ["build", "--indirect-selection", "cautious", "--select", "+customer_segments"],
+        dbt_warehouse,
+        run_date=RUN_DATE,
+    )
+    run_dbt(["docs", "generate"], dbt_warehouse, run_date=RUN_DATE)
+    target = private_state_dir / "dbt" / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert "model.loyalty.dim_customers" in catalog["nodes"]
+    assert "exposure.loyalty.win_back_dag" in manifest["exposures"]

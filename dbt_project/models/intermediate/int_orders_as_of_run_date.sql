@@ -1,10 +1,11 @@
--- Orders placed on or before the run date: everything after it is invisible to features and eligibility.
+-- Valid orders placed on or before the run date: everything after it is invisible to features and
+-- eligibility, and so is every quarantined order (int_orders_validated).
 
 with
 
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_validated') }}
 
 ),
 
@@ -20,7 +21,9 @@ orders_as_of_run_date as (
         order_total
 
     from orders
-    where ordered_date <= {{ loyalty.run_date() }}
+    where
+        quarantine_rule is null
+        and ordered_date <= {{ loyalty.run_date() }}
 
 )
 

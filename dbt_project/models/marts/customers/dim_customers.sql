@@ -1,119 +1,298 @@
--- One row per customer known on the run date: contact, consent and RFM features as of that date.
+-- One row per customer known on the run date (signed up or ordered on or before it): contact,
+-- consent and contactability (consent, a well-formed address, no opt-out reported by a provider), RFM and trailing-window features, tenure, favourite category,
+-- inter-purchase interval, expected next order, churn risk (MBG/NBD P(alive)), predicted CLV
+-- and loyalty tier, all as of the run date.
+-- Incremental by run date: a build replaces that run date's rows and leaves other days alone.
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='run_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['run_date', 'customer_id'], 'unique': true}],
+    )
+}}
 
 with
 
 customers as (
 
-    select * from {{ ref('stg_shop__customers') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('int_orders_as_of_run_date') }}
-
-),
-
-order_gaps as (
-
-    select * from {{ ref('int_customer_order_gaps') }}
+    select * from {{ ref('int_customers_validated') }}
 
 ),
 
 customer_orders as (
 
-    select
-        customer_id,
-        min(ordered_date) as first_order_date,
-        max(ordered_date) as last_order_date,
-        count(*) as order_count,
-        sum(order_total) as lifetime_revenue
-
-    from orders
-    where is_completed
-    group by customer_id
+    select * from {{ ref('int_customer_orders_aggregated') }}
 
 ),
 
-customer_interpurchase_intervals as (
+favourite_categories as (
 
-    select
-        customer_id,
-        {{ loyalty.median('days_since_previous_order') }} as median_days_between_orders
-
-    from order_gaps
-    group by customer_id
+    select * from {{ ref('int_customer_favourite_categories') }}
 
 ),
 
-customers_as_of_run_date as (
+channel_engagement as (
+
+    select * from {{ ref('int_customer_channel_engagement') }}
+
+),
+
+opt_outs as (
+
+    select * from {{ ref('int_customer_opt_outs') }}
+
+),
+
+loyalty_tiers as (
+
+    select * from {{ ref('loyalty_tiers') }}
+
+),
+
+parameters as (
+
+    select * from {{ ref('churn_model_parameters') }}
+
+),
+
+valid_customers_as_of_run_date as (
 
     select customers.*
     from customers
     left join customer_orders
         on customers.customer_id = customer_orders.customer_id
     where
-        customers.signup_date <= {{ loyalty.run_date() }}
-        or customer_orders.customer_id is not null
+        customers.quarantine_rule is null
+        and (
+            customers.signup_date <= {{ loyalty.run_date() }}
+            or customer_orders.customer_id is not null
+        )
 
 ),
 
-customers_joined_to_orders as (
+customers_joined_to_features as (
 
     select
-        customers_as_of_run_date.customer_id,
-        customers_as_of_run_date.email,
-        customers_as_of_run_date.first_name,
-        customers_as_of_run_date.locale,
-        customers_as_of_run_date.timezone,
-        customers_as_of_run_date.email_consent,
-        customers_as_of_run_date.signup_date,
+        valid_customers_as_of_run_date.customer_id,
+        valid_customers_as_of_run_date.email,
+        valid_customers_as_of_run_date.phone,
+        valid_customers_as_of_run_date.first_name,
+        valid_customers_as_of_run_date.locale,
+        valid_customers_as_of_run_date.timezone,
+        valid_customers_as_of_run_date.birth_date,
+        valid_customers_as_of_run_date.email_consent,
+        coalesce(valid_customers_as_of_run_date.sms_consent, false) as sms_consent,
+        coalesce(valid_customers_as_of_run_date.push_consent, false) as push_consent,
+        valid_customers_as_of_run_date.signup_date,
         customer_orders.first_order_date,
         customer_orders.last_order_date,
+        customer_orders.last_order_id,
+        customer_orders.last_order_total,
         coalesce(customer_orders.order_count, 0) as order_count,
         coalesce(customer_orders.lifetime_revenue, 0) as lifetime_revenue,
+        coalesce(customer_orders.order_count_90d, 0) as order_count_90d,
+        coalesce(customer_orders.revenue_90d, 0) as revenue_90d,
+        coalesce(customer_orders.order_count_365d, 0) as order_count_365d,
+        coalesce(customer_orders.revenue_365d, 0) as revenue_365d,
+        customer_orders.days_between_last_two_orders,
+        favourite_categories.favourite_category,
+        coalesce(channel_engagement.email_messages_engaged, 0) as email_messages_engaged,
+        coalesce(channel_engagement.sms_messages_engaged, 0) as sms_messages_engaged,
+        coalesce(channel_engagement.push_messages_engaged, 0) as push_messages_engaged,
+        coalesce(opt_outs.is_email_opted_out, false) as is_email_opted_out,
+        coalesce(opt_outs.is_sms_opted_out, false) as is_sms_opted_out,
+        coalesce(opt_outs.is_push_opted_out, false) as is_push_opted_out,
         -- A customer's own median gap once they have two completed orders, else the prior.
         coalesce(
-            customer_interpurchase_intervals.median_days_between_orders,
+            customer_orders.median_days_between_orders,
             {{ var('default_interpurchase_days') }}
-        ) as expected_interpurchase_days
+        ) as expected_interpurchase_days,
+        -- MBG/NBD inputs (macros/churn.sql): repeat orders, first-to-last and first-to-run-date days.
+        customer_orders.order_count - 1 as repeat_orders,
+        {{ dbt.datediff('customer_orders.first_order_date', 'customer_orders.last_order_date', 'day') }}
+            as days_first_to_last_order,
+        {{ dbt.datediff('customer_orders.first_order_date', loyalty.run_date(), 'day') }}
+            as days_first_order_to_run_date
 
-    from customers_as_of_run_date
+    from valid_customers_as_of_run_date
     left join customer_orders
-        on customers_as_of_run_date.customer_id = customer_orders.customer_id
-    left join customer_interpurchase_intervals
-        on customers_as_of_run_date.customer_id = customer_interpurchase_intervals.customer_id
+        on valid_customers_as_of_run_date.customer_id = customer_orders.customer_id
+    left join favourite_categories
+        on valid_customers_as_of_run_date.customer_id = favourite_categories.customer_id
+    left join channel_engagement
+        on valid_customers_as_of_run_date.customer_id = channel_engagement.customer_id
+    left join opt_outs
+        on valid_customers_as_of_run_date.customer_id = opt_outs.customer_id
+
+),
+
+customers_with_contactability as (
+
+    select
+        *,
+        email_consent and email is not null and not is_email_opted_out as is_email_contactable,
+        sms_consent and phone is not null and not is_sms_opted_out as is_sms_contactable,
+        push_consent and not is_push_opted_out as is_push_contactable
+
+    from customers_joined_to_features
+
+),
+
+customers_with_preferred_channel as (
+
+    select
+        *,
+        -- The contactable channel the customer engaged with most; ties and no history favour
+        -- email, then SMS, then push. Null when no channel is contactable.
+        case
+            when
+                is_email_contactable
+                and (not is_sms_contactable or email_messages_engaged >= sms_messages_engaged)
+                and (not is_push_contactable or email_messages_engaged >= push_messages_engaged)
+                then 'email'
+            when
+                is_sms_contactable
+                and (not is_push_contactable or sms_messages_engaged >= push_messages_engaged)
+                then 'sms'
+            when is_push_contactable then 'push'
+        end as preferred_channel
+
+    from customers_with_contactability
+
+),
+
+customers_with_churn_model as (
+
+    select
+        customers_with_preferred_channel.*,
+        case
+            when customers_with_preferred_channel.order_count > 0
+                then {{ loyalty.mbg_nbd_p_alive('repeat_orders', 'days_first_to_last_order', 'days_first_order_to_run_date') }}
+        end as p_alive,
+        parameters.rate_r,
+        parameters.rate_alpha,
+        parameters.dropout_a,
+        parameters.dropout_b
+
+    from customers_with_preferred_channel
+    cross join parameters
+
+),
+
+customers_with_predictions as (
+
+    select
+        customers_with_churn_model.*,
+        case
+            when customers_with_churn_model.order_count > 0
+                then {{ loyalty.mbg_nbd_p_order_within(
+                    var('clv_horizon_days'), 'p_alive', 'repeat_orders', 'days_first_order_to_run_date',
+                    parameters='customers_with_churn_model',
+                ) }}
+        end as probability_of_order_next_365d,
+        case
+            when customers_with_churn_model.order_count > 0
+                then {{ loyalty.mbg_nbd_expected_orders_within(
+                    var('clv_horizon_days'), 'p_alive', 'repeat_orders', 'days_first_order_to_run_date',
+                    parameters='customers_with_churn_model',
+                ) }}
+        end as predicted_orders_next_365d
+
+    from customers_with_churn_model
+
+),
+
+customer_tiers as (
+
+    select
+        customers_with_predictions.customer_id,
+        max(loyalty_tiers.tier_rank) as tier_rank
+
+    from customers_with_predictions
+    inner join loyalty_tiers
+        on customers_with_predictions.revenue_365d >= loyalty_tiers.min_revenue_365d
+    group by customers_with_predictions.customer_id
 
 ),
 
 final as (
 
     select
-        cast(customer_id as {{ dbt.type_bigint() }}) as customer_id,
+        cast(customers_with_predictions.customer_id as {{ dbt.type_bigint() }}) as customer_id,
         {{ loyalty.run_date() }} as run_date,
-        email,
-        first_name,
-        locale,
-        timezone,
-        email_consent,
-        signup_date,
-        first_order_date,
-        last_order_date,
-        cast(order_count as {{ dbt.type_int() }}) as order_count,
-        lifetime_revenue,
-        round(lifetime_revenue / nullif(order_count, 0), 2) as average_order_value,
+        customers_with_predictions.email,
+        customers_with_predictions.first_name,
+        customers_with_predictions.locale,
+        customers_with_predictions.timezone,
+        customers_with_predictions.email_consent,
+        customers_with_predictions.signup_date,
+        customers_with_predictions.first_order_date,
+        customers_with_predictions.last_order_date,
+        cast(customers_with_predictions.order_count as {{ dbt.type_int() }}) as order_count,
+        customers_with_predictions.lifetime_revenue,
+        round(customers_with_predictions.lifetime_revenue / nullif(customers_with_predictions.order_count, 0), 2)
+            as average_order_value,
         cast(
-            {{ dbt.datediff('last_order_date', loyalty.run_date(), 'day') }}
+            {{ dbt.datediff('customers_with_predictions.last_order_date', loyalty.run_date(), 'day') }}
             as {{ dbt.type_int() }}
         ) as days_since_last_order,
-        cast(expected_interpurchase_days as {{ dbt.type_float() }}) as expected_interpurchase_days,
+        cast(customers_with_predictions.expected_interpurchase_days as {{ dbt.type_float() }})
+            as expected_interpurchase_days,
         cast(
-            {{ dbt.datediff('last_order_date', loyalty.run_date(), 'day') }}
-            - expected_interpurchase_days
+            {{ dbt.datediff('customers_with_predictions.last_order_date', loyalty.run_date(), 'day') }}
+            - customers_with_predictions.expected_interpurchase_days
             as {{ dbt.type_float() }}
-        ) as days_overdue
+        ) as days_overdue,
+        customers_with_predictions.phone,
+        customers_with_predictions.birth_date,
+        customers_with_predictions.sms_consent,
+        customers_with_predictions.push_consent,
+        customers_with_predictions.is_email_contactable,
+        customers_with_predictions.is_sms_contactable,
+        customers_with_predictions.is_push_contactable,
+        customers_with_predictions.preferred_channel,
+        cast(
+            {{ dbt.datediff('customers_with_predictions.signup_date', loyalty.run_date(), 'day') }}
+            as {{ dbt.type_int() }}
+        ) as tenure_days,
+        cast(customers_with_predictions.order_count_90d as {{ dbt.type_int() }}) as order_count_90d,
+        customers_with_predictions.revenue_90d,
+        cast(customers_with_predictions.order_count_365d as {{ dbt.type_int() }}) as order_count_365d,
+        customers_with_predictions.revenue_365d,
+        customers_with_predictions.favourite_category,
+        customers_with_predictions.last_order_id,
+        customers_with_predictions.last_order_total,
+        cast(customers_with_predictions.days_between_last_two_orders as {{ dbt.type_int() }})
+            as days_between_last_two_orders,
+        cast(
+            {{ dbt.dateadd(
+                'day',
+                'cast(floor(customers_with_predictions.expected_interpurchase_days + 0.5) as ' ~ dbt.type_int() ~ ')',
+                'customers_with_predictions.last_order_date'
+            ) }}
+            as date
+        ) as expected_next_order_date,
+        cast(customers_with_predictions.p_alive as {{ dbt.type_float() }}) as p_alive,
+        cast(1 - customers_with_predictions.p_alive as {{ dbt.type_float() }}) as churn_risk_score,
+        cast(customers_with_predictions.probability_of_order_next_365d as {{ dbt.type_float() }})
+            as probability_of_order_next_365d,
+        cast(customers_with_predictions.predicted_orders_next_365d as {{ dbt.type_float() }})
+            as predicted_orders_next_365d,
+        round(
+            cast(customers_with_predictions.predicted_orders_next_365d as {{ dbt.type_numeric() }})
+            * customers_with_predictions.lifetime_revenue / nullif(customers_with_predictions.order_count, 0),
+            2
+        ) as predicted_clv_365d,
+        loyalty_tiers.loyalty_tier
 
-    from customers_joined_to_orders
+    from customers_with_predictions
+    left join customer_tiers
+        on customers_with_predictions.customer_id = customer_tiers.customer_id
+    left join loyalty_tiers
+        on customer_tiers.tier_rank = loyalty_tiers.tier_rank
 
 )
 

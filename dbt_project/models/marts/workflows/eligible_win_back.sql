@@ -7,6 +7,7 @@ with
 customers as (
 
     select * from {{ ref('dim_customers') }}
+    where run_date = {{ loyalty.run_date() }}
 
 ),
 
@@ -25,12 +26,7 @@ customers_with_lapse_threshold as (
 
     select
         *,
-        case
-            when {{ var('win_back_interpurchase_multiplier') }} * expected_interpurchase_days
-                > {{ var('win_back_min_days_since_last_order') }}
-                then {{ var('win_back_interpurchase_multiplier') }} * expected_interpurchase_days
-            else {{ var('win_back_min_days_since_last_order') }}
-        end as lapse_threshold_days
+        {{ loyalty.lapse_threshold_days('expected_interpurchase_days') }} as lapse_threshold_days
 
     from contactable_customers_with_orders
 
@@ -52,13 +48,24 @@ final as (
         customer_id,
         run_date,
         email,
+        email_consent,
         first_name,
         locale,
         -- One win-back per lapse episode: a new order starts a new episode with a new key.
         cast({{ loyalty.date_to_iso_string('last_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
         days_since_last_order,
         days_overdue,
-        lifetime_revenue
+        lifetime_revenue,
+        phone,
+        timezone,
+        sms_consent,
+        push_consent,
+        preferred_channel,
+        last_order_date,
+        expected_interpurchase_days,
+        churn_risk_score,
+        favourite_category,
+        loyalty_tier
 
     from lapsed_customers
 

@@ -14,7 +14,8 @@ renamed as (
         product_id,
         quantity,
         unit_price,
-        quantity * unit_price as line_total
+        quantity * unit_price as line_total,
+        loaded_at
 
     from source
 

@@ -15,7 +15,8 @@ renamed as (
         {{ loyalty.utc_date('ordered_at') }} as ordered_date,
         lower(status) as status,
         lower(status) = 'completed' as is_completed,
-        order_total
+        order_total,
+        loaded_at
 
     from source
 

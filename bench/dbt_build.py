@@ -1,0 +1,123 @@
+"""How long dbt takes to build customer features and segments at retailer scale.
+
+Writes a retailer with generate_series (bench/sql/dbt_bulk_world.sql; default 1,000,000 customers,
+3,000,000 orders, 10,000,000 order lines over two years) into a scratch database, then prints:
+
+- full refresh: `dbt build --selector features --full-refresh` as of the last day (models + data tests)
+- incremental: the same build after one new day of data (bench/sql/dbt_bulk_next_day.sql)
+- floor: one plain `CREATE TABLE AS` of the same customer-features join straight from raw
+  (bench/sql/dbt_floor.sql)
+
+and the slowest nodes of each build. The scratch database `loyalty_bench` is created on the server of
+LOYALTY_WAREHOUSE_URL (else the embedded Postgres) and dropped at the end unless --keep.
+
+Run: `.venv/bin/python bench/dbt_build.py [--customers N --orders N --lines N]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+
+import psycopg
+
+from loyalty import warehouse
+from loyalty.dbt import run_dbt
+from loyalty.paths import state_dir
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+def scratch_database(name: str) -> tuple[str, str]:
+    """(admin URL, scratch URL) on the warehouse's server; the scratch database is created empty."""
+    admin_url = warehouse.resolve_url()
+    params = warehouse.connection_params(admin_url)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    url = warehouse.url_from_connection_fields(params["host"], params["port"], params["user"], params["password"], name)
+    return admin_url, url
+
+
+def run_sql(url: str, file_name: str, **params: object) -> float:
+    started = time.perf_counter()
+    # Client-side binding: the files hold several statements.
+    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+        conn.execute((SQL_DIR / file_name).read_text(), params)
+    return time.perf_counter() - started
+
+
+def timed_dbt(command: list[str], url: str, run_date: dt.date) -> tuple[float, list[tuple[float, str]]]:
+    started = time.perf_counter()
+    run_dbt(command, url, run_date=run_date)
+    seconds = time.perf_counter() - started
+    results = json.loads((state_dir() / "dbt" / "target" / "run_results.json").read_text())["results"]
+    slowest = sorted(((node["execution_time"], node["unique_id"]) for node in results), reverse=True)[:6]
+    return seconds, slowest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--orders", type=int, default=3_000_000)
+    parser.add_argument("--lines", type=int, default=10_000_000)
+    parser.add_argument("--products", type=int, default=1_000)
+    parser.add_argument("--history-days", type=int, default=730)
+    parser.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date(2026, 5, 31))
+    parser.add_argument("--database", default="loyalty_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    admin_url, url = scratch_database(args.database)
+    try:
+        warehouse.init_schema(url)
+        sizes = {
+            "customers": args.customers,
+            "orders": args.orders,
+            "lines": args.lines,
+            "products": args.products,
+            "history_days": args.history_days,
+        }
+        seconds = run_sql(url, "dbt_bulk_world.sql", run_date=args.run_date, **sizes)
+        print(
+            f"bulk world: {args.customers:,} customers, {args.orders:,} orders, {args.lines:,} lines in {seconds:.0f} s"
+        )
+        run_dbt(["parse"], url)  # dbt's imports and parse, outside the timings
+
+        full, full_slowest = timed_dbt(["build", "--selector", "features", "--full-refresh"], url, args.run_date)
+        floor = run_sql(url, "dbt_floor.sql", run_date=args.run_date)
+
+        next_day = args.run_date + dt.timedelta(days=1)
+        per_day = {
+            "new_customers": max(1, args.customers // args.history_days),
+            "new_orders": max(1, args.orders // args.history_days),
+            "new_lines": max(1, args.lines // args.history_days),
+        }
+        run_sql(url, "dbt_bulk_next_day.sql", day=next_day, **sizes, **per_day)
+        incremental, incremental_slowest = timed_dbt(["build", "--selector", "features"], url, next_day)
+    finally:
+        if not args.keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'drop database if exists "{args.database}" with (force)')
+
+    print(f"\n{'what':<58}{'seconds':>10}")
+    print(f"{'floor: one CREATE TABLE AS of the features join':<58}{floor:>10.1f}")
+    print(f"{'dbt build --selector features --full-refresh':<58}{full:>10.1f}")
+    print(f"{'dbt build --selector features, one new day':<58}{incremental:>10.1f}")
+    print(f"\nincremental / full refresh = {incremental / full:.0%}; full refresh / floor = {full / floor:.1f}x")
+    print(
+        f"one new day = {per_day['new_customers']:,} signups, {per_day['new_orders']:,} orders, "
+        f"{per_day['new_lines']:,} lines; {os.cpu_count()} cores"
+    )
+    for title, slowest in (("full refresh", full_slowest), ("incremental", incremental_slowest)):
+        print(f"\nslowest nodes, {title}:")
+        for node_seconds, node in slowest:
+            print(f"  {node_seconds:7.1f} s  {node}")
+
+
+if __name__ == "__main__":
+    main()

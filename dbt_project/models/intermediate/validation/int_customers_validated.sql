@@ -1,0 +1,60 @@
+-- One row per customer row in raw, checked against the data contract.
+-- A row-level break (quarantine_rule) excludes the customer from every mart; a malformed email or
+-- phone quarantines only that value: it is nulled here, so no message can go to it, and the
+-- customer and their orders stay in the counts. marts.data_quality_quarantine lists both.
+
+with
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+customers_checked as (
+
+    select
+        *,
+        case
+            when customer_id is null then 'null_customer_id'
+            when signed_up_at is null then 'null_signup_timestamp'
+            when {{ loyalty.is_in_the_future('signed_up_at', 'loaded_at') }} then 'future_timestamp'
+        end as quarantine_rule,
+        case
+            when email is not null and not {{ loyalty.is_well_formed_email('email') }} then 'malformed_email'
+        end as email_quarantine_rule,
+        case
+            when phone is not null and not {{ loyalty.is_well_formed_phone('phone') }} then 'malformed_phone'
+        end as phone_quarantine_rule
+
+    from customers
+
+),
+
+final as (
+
+    select
+        customer_id,
+        case when email_quarantine_rule is null then email end as email,
+        case when phone_quarantine_rule is null then phone end as phone,
+        email as delivered_email,
+        phone as delivered_phone,
+        first_name,
+        locale,
+        timezone,
+        birth_date,
+        signed_up_at,
+        signup_date,
+        email_consent,
+        sms_consent,
+        push_consent,
+        loaded_at,
+        quarantine_rule,
+        email_quarantine_rule,
+        phone_quarantine_rule
+
+    from customers_checked
+
+)
+
+select * from final

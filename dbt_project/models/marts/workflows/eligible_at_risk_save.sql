@@ -1,0 +1,57 @@
+-- One row per customer in an at-risk RFM segment (`at_risk_segments`: At Risk, Can't Lose) on the
+-- run date, reachable on some channel: valuable customers going quiet, before win-back would catch them.
+-- One save attempt per episode (cycle: the last order date).
+
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+    where run_date = {{ loyalty.run_date() }}
+
+),
+
+segments as (
+
+    select * from {{ ref('customer_segments') }}
+    where run_date = {{ loyalty.run_date() }}
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        customers.run_date,
+        cast({{ loyalty.date_to_iso_string('customers.last_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
+        customers.email,
+        customers.phone,
+        customers.first_name,
+        customers.locale,
+        customers.timezone,
+        customers.email_consent,
+        customers.sms_consent,
+        customers.push_consent,
+        customers.preferred_channel,
+        segments.rfm_segment,
+        customers.churn_risk_score,
+        customers.days_since_last_order,
+        customers.lifetime_revenue,
+        customers.predicted_clv_365d,
+        customers.favourite_category,
+        customers.loyalty_tier
+
+    from customers
+    inner join segments
+        on customers.customer_id = segments.customer_id
+    where
+        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
+        and segments.rfm_segment in (
+            {%- for segment in var('at_risk_segments') %}
+                '{{ segment | replace("'", "''") }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+
+)
+
+select * from final

@@ -1,0 +1,52 @@
+-- One row per customer whose latest completed order was placed between
+-- `feedback_min_days_since_order` and `feedback_max_days_since_order` days before the run date (the
+-- order has arrived and been used), reachable on some channel: an NPS/CSAT request. One per order (cycle: the order id).
+
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+    where run_date = {{ loyalty.run_date() }}
+
+),
+
+segments as (
+
+    select * from {{ ref('customer_segments') }}
+    where run_date = {{ loyalty.run_date() }}
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        customers.run_date,
+        cast(customers.last_order_id as {{ dbt.type_string() }}) as cycle_key,
+        customers.email,
+        customers.phone,
+        customers.first_name,
+        customers.locale,
+        customers.timezone,
+        customers.email_consent,
+        customers.sms_consent,
+        customers.push_consent,
+        customers.preferred_channel,
+        customers.last_order_id as order_id,
+        customers.last_order_date as order_date,
+        customers.last_order_total as order_total,
+        customers.days_since_last_order as days_since_order
+
+    from customers
+    inner join segments
+        on customers.customer_id = segments.customer_id
+    where
+        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
+        and customers.days_since_last_order
+        between {{ var('feedback_min_days_since_order') }}
+        and {{ var('feedback_max_days_since_order') }}
+
+)
+
+select * from final

@@ -1,0 +1,64 @@
+-- One row per one-order customer whose first order was between
+-- `second_purchase_min_days_since_first_order` and `..._max_...` days before the run date, reachable
+-- on some channel: the first-to-second purchase nudge, with a recommendation when the affinities have one.
+-- One nudge per customer (cycle: the first order's date).
+
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+    where run_date = {{ loyalty.run_date() }}
+
+),
+
+segments as (
+
+    select * from {{ ref('customer_segments') }}
+    where run_date = {{ loyalty.run_date() }}
+
+),
+
+recommendations as (
+
+    select * from {{ ref('int_customer_recommendations') }}
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        customers.run_date,
+        cast({{ loyalty.date_to_iso_string('customers.first_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
+        customers.email,
+        customers.phone,
+        customers.first_name,
+        customers.locale,
+        customers.timezone,
+        customers.email_consent,
+        customers.sms_consent,
+        customers.push_consent,
+        customers.preferred_channel,
+        customers.days_since_last_order as days_since_first_order,
+        customers.lifetime_revenue as first_order_total,
+        customers.favourite_category,
+        recommendations.recommended_product_id,
+        recommendations.recommended_product_name,
+        recommendations.recommended_product_category
+
+    from customers
+    inner join segments
+        on customers.customer_id = segments.customer_id
+    left join recommendations
+        on customers.customer_id = recommendations.customer_id
+    where
+        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
+        and customers.order_count = 1
+        and customers.days_since_last_order
+        between {{ var('second_purchase_min_days_since_first_order') }}
+        and {{ var('second_purchase_max_days_since_first_order') }}
+
+)
+
+select * from final
