@@ -1,14 +1,48 @@
 """Deterministic holdout and variant assignment.
 
-The ledger computes assignment in SQL (sql/plan_sends.sql) so it stays set-based; this module is
-the same definition in Python, for previews and for the test that proves the two agree.
+The ledger computes assignment in SQL (sql/enter_journeys.sql) so it stays set-based; this module
+is the same definition in Python, for previews and for the test that proves the two agree.
 bucket(parts) = first 32 bits of md5("a:b:c") / 2**32, uniform in [0, 1).
+
+Two holdouts: each workflow's own (hash of salt, workflow, customer < experiment.holdout_pct) and
+the global holdout shared by every workflow (hash of global salt, customer < global pct): a
+customer in it is held out of every workflow, so the program's total effect stays measurable.
+The global one is configured by LOYALTY_GLOBAL_HOLDOUT_PCT (default 0.02; 0 turns it off) and
+LOYALTY_GLOBAL_HOLDOUT_SALT; change the salt only to reshuffle everyone on purpose.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import os
+from dataclasses import dataclass
+
+ENV_GLOBAL_HOLDOUT_PCT = "LOYALTY_GLOBAL_HOLDOUT_PCT"
+ENV_GLOBAL_HOLDOUT_SALT = "LOYALTY_GLOBAL_HOLDOUT_SALT"
+DEFAULT_GLOBAL_HOLDOUT_PCT = 0.02
+DEFAULT_GLOBAL_HOLDOUT_SALT = "loyalty-global-holdout-v1"
+
+
+@dataclass(frozen=True)
+class GlobalHoldout:
+    pct: float
+    salt: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pct < 1:
+            raise ValueError(f"{ENV_GLOBAL_HOLDOUT_PCT} must be in [0, 1), got {self.pct}")
+
+    def holds(self, customer_id: int) -> bool:
+        return bucket(self.salt, customer_id) < self.pct
+
+
+def global_holdout() -> GlobalHoldout:
+    """The global holdout as configured in the environment (every process of a deployment)."""
+    return GlobalHoldout(
+        pct=float(os.environ.get(ENV_GLOBAL_HOLDOUT_PCT, DEFAULT_GLOBAL_HOLDOUT_PCT)),
+        salt=os.environ.get(ENV_GLOBAL_HOLDOUT_SALT, DEFAULT_GLOBAL_HOLDOUT_SALT),
+    )
 
 
 def bucket(*parts: object) -> float:
@@ -17,10 +51,16 @@ def bucket(*parts: object) -> float:
 
 
 def assign(
-    customer_id: int, workflow_id: str, salt: str, holdout_pct: float, variants: list[str], cumulative: list[float]
+    customer_id: int,
+    workflow_id: str,
+    salt: str,
+    holdout_pct: float,
+    variants: list[str],
+    cumulative: list[float],
+    global_: GlobalHoldout | None = None,
 ) -> str:
-    """'holdout' or the variant id for one customer."""
-    if bucket(salt, workflow_id, customer_id) < holdout_pct:
+    """'holdout' or the variant id for one customer (global holdout included when given)."""
+    if bucket(salt, workflow_id, customer_id) < holdout_pct or (global_ is not None and global_.holds(customer_id)):
         return "holdout"
     position = bisect.bisect_right(cumulative, bucket(salt, workflow_id, customer_id, "variant"))
     return variants[min(position, len(variants) - 1)]

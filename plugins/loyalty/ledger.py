@@ -2,26 +2,31 @@
 
 Guarantees (docs/guarantees.md): one row per (workflow, step, customer, cycle), written before any
 request; a row is claimed (pending -> sending) in its own committed transaction before its
-request; a row found in `sending` is never resent blindly, only reconciled or marked `unknown`.
+request; a row found in `sending` is never resent blindly: it is looked up at the provider and
+becomes `sent` (the provider has it), `pending` again (the provider's authoritative lookup says
+it never arrived, and the claim is older than the grace period) or `unknown` (reported).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
 import psycopg
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from loyalty.channels.base import Message, PermanentError, SendResult
+from loyalty.assignment import GlobalHoldout, global_holdout
+from loyalty.channels.base import Lookup, Message, Outcome
 from loyalty.journeys import Action, compile_journey
+from loyalty.paths import SQL_DIR
 from loyalty.specs import WorkflowSpec
 from loyalty.templates import render_message
 from loyalty.warehouse import read_sql
@@ -36,10 +41,31 @@ EVENT_TYPES = {
 }
 
 
-class Sender(Protocol):
-    """What the ledger needs from a channel (SendGridEmail satisfies it)."""
+# A claimed row older than this (and not kept fresh by a live task's heartbeat) belongs to a dead
+# task; its request, if any, has long finished at the provider, so a lookup can be trusted.
+RECONCILE_GRACE_S = 120.0
+HEARTBEAT_S = 30.0
+LOOKUP_CHUNK = 1000
+ANALYZE_AFTER_ROWS = 5_000
 
-    def send(self, messages: list[Message], categories: list[str]) -> SendResult: ...
+
+class Sender(Protocol):
+    """What the ledger needs from a channel (SendGridEmail, TwilioSms, FcmPush, RewardGranter)."""
+
+    def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]: ...
+
+    def lookup_ids(self, send_ids: Iterable[str]) -> Lookup | None: ...
+
+    def close(self) -> None: ...
+
+
+class IncompleteBatch(RuntimeError):
+    """Some rows of a batch went back to pending or stayed in doubt: the task should fail so that
+    Airflow retries it (the retry sends only what is pending, after reconciling)."""
+
+    def __init__(self, batch_id: str, counts: dict[str, int]) -> None:
+        super().__init__(f"batch {batch_id} incomplete: {counts}")
+        self.counts = counts
 
 
 @dataclass
@@ -56,11 +82,17 @@ class StepSummary:
 @lru_cache(maxsize=1)
 def _sql_templates() -> Environment:
     """Jinja for the structure of journey SQL (values stay bound parameters)."""
-    return Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)  # noqa: S701 - SQL
+    return Environment(
+        loader=FileSystemLoader(SQL_DIR),
+        undefined=StrictUndefined,
+        autoescape=False,  # noqa: S701 - SQL, not HTML
+        keep_trailing_newline=True,
+    )
 
 
-def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> int:
+def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, global_: GlobalHoldout | None = None) -> int:
     """Enter today's eligible customers (holdout/variant decided here, once per cycle)."""
+    global_ = global_ or global_holdout()
     audience = sql.Identifier(spec.audience.schema_, spec.audience.model)
     entered_on = (
         sql.SQL("audience.{}::date").format(sql.Identifier(spec.audience.entered_on))
@@ -79,14 +111,17 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> in
             "variant_ids": variant_ids,
             "cumulative_weights": cumulative,
             "cooldown_days": spec.policies.cooldown_days,
+            "global_salt": global_.salt,
+            "global_holdout_pct": global_.pct,
         },
     ).rowcount
 
 
 def render_action_sql(spec: WorkflowSpec, action: Action) -> str:
     """The planning SQL for one action; its shape depends only on the spec."""
-    template = _sql_templates().from_string(read_sql("plan_action.sql"))
+    template = _sql_templates().get_template("plan_action.sql")
     return template.render(
+        frequency_cap=spec.policies.frequency_cap is not None,
         first=not action.parents,
         condition=action.condition[0] if action.condition else None,
         condition_negated=bool(action.condition and action.condition[1]),
@@ -109,8 +144,16 @@ def plan_action(conn: psycopg.Connection, spec: WorkflowSpec, action: Action, ru
         "condition_events": EVENT_TYPES.get(action.condition[0], []) if action.condition else [],
         "until_events": EVENT_TYPES.get(action.until[0], []) if action.until else [],
         "until_max_days": action.until[1] if action.until else 0,
+        "priority": spec.policies.priority,
     }
-    conn.execute(render_action_sql(spec, action), params)
+    if spec.policies.frequency_cap is not None:
+        params["cap_messages"] = spec.policies.frequency_cap.max_messages
+        params["cap_days"] = spec.policies.frequency_cap.per_days
+    inserted = conn.execute(render_action_sql(spec, action), params).rowcount
+    if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop
+        conn.execute("analyze loyalty.send_ledger")
+    if action.kind == "message":
+        conn.execute(read_sql("preempt_lower_priority.sql"), params)
     summary = StepSummary(spec.id, action.step_id, run_date.isoformat())
     rows = conn.execute(
         """select status, coalesce(status_reason, ''), channel, count(*) from loyalty.send_ledger
@@ -131,6 +174,8 @@ def plan_action(conn: psycopg.Connection, spec: WorkflowSpec, action: Action, ru
 def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tuple[int, list[StepSummary]]:
     """Enter, then plan every action in journey order (a step due today sees earlier steps' rows)."""
     entered = enter(conn, spec, run_date)
+    if entered >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner joins a million rows by nested loop
+        conn.execute("analyze loyalty.journey_entries")
     return entered, [plan_action(conn, spec, action, run_date) for action in compile_journey(spec)]
 
 
@@ -152,14 +197,89 @@ def assign_batches(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.da
     return batches
 
 
-def reconcile_stuck(conn: psycopg.Connection, workflow_id: str) -> int:
-    """Rows left in `sending` by a crashed task: mark them `unknown` (reported), never resend."""
-    return conn.execute(
-        """update loyalty.send_ledger
-           set status = 'unknown', status_reason = 'left in sending by an interrupted task', updated_at = now()
-           where workflow_id = %s and status = 'sending'""",
-        [workflow_id],
-    ).rowcount
+@dataclass
+class Reconciled:
+    """What reconciling rows left in `sending` found."""
+
+    sent: int = 0
+    requeued: int = 0
+    unknown: int = 0
+    in_flight: int = 0  # claimed less than the grace period ago: maybe a live task's, left alone
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "requeued": self.requeued, "unknown": self.unknown, "in_flight": self.in_flight}
+
+
+def reconcile_stuck(
+    conn: psycopg.Connection,
+    workflow_id: str,
+    sender_for: Callable[[str], Sender | None] | Mapping[str, Sender],
+    grace_seconds: float = RECONCILE_GRACE_S,
+    batch_id: str | None = None,
+) -> Reconciled:
+    """Rows left in `sending` by a killed task, reconciled against the provider's lookup:
+    found -> `sent` with the provider's id; certainly never received (authoritative lookup) ->
+    `pending`, to be sent once; no lookup or no proof -> `unknown`, reported. Never resent blindly.
+
+    Only rows claimed more than `grace_seconds` ago (live tasks refresh theirs, see `_heartbeat`).
+    """
+    lookup_sender = sender_for.get if isinstance(sender_for, Mapping) else sender_for
+    result = Reconciled()
+    scope = sql.SQL("and batch_id = %(batch_id)s") if batch_id else sql.SQL("")
+    rows = conn.execute(
+        sql.SQL(
+            """select channel, send_id, updated_at < now() - make_interval(secs => %(grace)s) as is_stale
+               from loyalty.send_ledger
+               where workflow_id = %(workflow_id)s and status = 'sending' {scope}
+               order by channel, send_id"""
+        ).format(scope=scope),
+        {"workflow_id": workflow_id, "grace": grace_seconds, "batch_id": batch_id},
+    ).fetchall()
+    by_channel: dict[str, list[str]] = {}
+    for channel, send_id, is_stale in rows:
+        if is_stale:
+            by_channel.setdefault(channel, []).append(send_id)
+        else:
+            result.in_flight += 1
+    for channel, send_ids in by_channel.items():
+        sender = lookup_sender(channel)
+        for start in range(0, len(send_ids), LOOKUP_CHUNK):
+            chunk = send_ids[start : start + LOOKUP_CHUNK]
+            seen = sender.lookup_ids(chunk) if sender is not None else None
+            found = dict(seen.found) if seen is not None else {}
+            absent = [s for s in chunk if s not in found]
+            requeue = absent if seen is not None and seen.authoritative else []
+            unknown = [] if requeue else absent
+            if found:
+                result.sent += conn.execute(
+                    """update loyalty.send_ledger as ledger
+                       set status = 'sent', provider_message_id = coalesce(found.provider_message_id,
+                           ledger.provider_message_id), sent_at = coalesce(ledger.sent_at, now()),
+                           status_reason = 'reconciled: the provider has it', updated_at = now()
+                       from unnest(%s::text[], %s::text[]) as found (send_id, provider_message_id)
+                       where ledger.send_id = found.send_id and ledger.status = 'sending'""",
+                    [list(found), list(found.values())],
+                ).rowcount
+            if requeue:
+                result.requeued += conn.execute(
+                    """update loyalty.send_ledger
+                       set status = 'pending', status_reason = 'reconciled: never reached the provider; requeued',
+                           updated_at = now()
+                       where send_id = any(%s) and status = 'sending'""",
+                    [requeue],
+                ).rowcount
+            if unknown:
+                reason = "left in sending; " + (
+                    "the provider has no record of it" if seen is not None else f"no lookup for channel {channel}"
+                )
+                result.unknown += conn.execute(
+                    """update loyalty.send_ledger set status = 'unknown', status_reason = %s, updated_at = now()
+                       where send_id = any(%s) and status = 'sending'""",
+                    [reason, unknown],
+                ).rowcount
+    if result.unknown:
+        log.error("%s: %d rows left in sending could not be confirmed: marked unknown", workflow_id, result.unknown)
+    return result
 
 
 def _message(spec: WorkflowSpec, row: tuple) -> Message:
@@ -173,52 +293,109 @@ def batch_channel(conn: psycopg.Connection, batch_id: str) -> str | None:
     return row[0] if row else None
 
 
-def send_batch(
-    connect: ConnectionFactory, spec: WorkflowSpec, batch_id: str, senders: Mapping[str, Sender]
-) -> dict[str, int]:
-    """Claim a batch, send it in one provider request, record the outcome.
+@contextmanager
+def _heartbeat(connect: ConnectionFactory, batch_id: str, every: float) -> Iterator[None]:
+    """While a batch is out, keep its `sending` rows fresh so no reconciliation takes them for a
+    dead task's (a 429 storm can hold a batch longer than the grace period)."""
+    stop = threading.Event()
 
-    Three transactions: claim (commit) -> request -> record. A crash between claim and record
-    leaves rows in `sending`, which `reconcile_stuck` handles; nothing is ever sent twice.
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with connect() as conn:
+                    conn.execute(
+                        "update loyalty.send_ledger set updated_at = now() where batch_id = %s and status = 'sending'",
+                        [batch_id],
+                    )
+            except psycopg.Error:
+                log.warning("heartbeat for batch %s failed", batch_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{batch_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def record_outcomes(conn: psycopg.Connection, outcomes: Sequence[Outcome]) -> None:
+    """Write each claimed row's outcome, and mark dead addresses non-contactable (one transaction)."""
+    conn.execute(
+        read_sql("record_outcomes.sql"),
+        {
+            "send_ids": [o.send_id for o in outcomes],
+            "statuses": [o.status for o in outcomes],
+            "provider_message_ids": [o.provider_message_id for o in outcomes],
+            "reasons": [o.reason for o in outcomes],
+            "responses": [Jsonb(o.response) if o.response is not None else None for o in outcomes],
+        },
+    )
+    dead = [o for o in outcomes if o.status == "failed" and o.contactability]
+    if dead:
+        conn.execute(
+            read_sql("mark_uncontactable.sql"),
+            {"send_ids": [o.send_id for o in dead], "reasons": [o.contactability for o in dead]},
+        )
+
+
+def send_batch(
+    connect: ConnectionFactory,
+    spec: WorkflowSpec,
+    batch_id: str,
+    senders: Mapping[str, Sender],
+    now: dt.datetime | None = None,
+    grace_seconds: float = RECONCILE_GRACE_S,
+    heartbeat_seconds: float = HEARTBEAT_S,
+) -> dict[str, int]:
+    """Reconcile what an earlier attempt left in `sending`, defer quiet hours, claim, send, record.
+
+    Transactions: reconcile (commit) -> defer + claim (commit) -> provider requests -> record
+    (commit). A crash after the claim leaves rows in `sending`, which the next attempt or plan
+    reconciles against the provider; nothing is ever sent twice. Raises IncompleteBatch when rows
+    went back to pending or stayed in doubt, so Airflow retries the task.
     """
+    counts = dict.fromkeys(("claimed", "sent", "failed", "requeued", "in_doubt", "deferred"), 0)
     with connect() as conn:
         channel = batch_channel(conn, batch_id)
     if channel is None:
-        return {"claimed": 0, "sent": 0, "failed": 0}
+        return counts
     sender = senders.get(channel)
     if sender is None:  # checked before claiming, so the rows stay pending for a configured run
         raise RuntimeError(f"no sender configured for channel {channel!r} (batch {batch_id} left pending)")
     with connect() as conn:
-        rows = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch_id}).fetchall()
-    if not rows:
-        return {"claimed": 0, "sent": 0, "failed": 0}
-    messages = [_message(spec, row) for row in rows]
-    send_ids = [m.send_id for m in messages]
-    try:
-        result = sender.send(messages, categories=["loyalty", spec.id])
-    except PermanentError as error:
-        with connect() as conn:
-            conn.execute(
-                """update loyalty.send_ledger set status = 'failed', status_reason = %s, updated_at = now()
-                   where send_id = any(%s) and status = 'sending'""",
-                [str(error)[:500], send_ids],
-            )
-        log.error("batch %s refused by the provider: %s", batch_id, error)
-        return {"claimed": len(rows), "sent": 0, "failed": len(rows)}
-    except Exception:
-        # The request did not complete: the provider may or may not have accepted it. Rows stay in
-        # `sending` for reconciliation; re-raising lets Airflow record the failure.
-        log.exception("batch %s: request outcome unknown; %d rows left in sending", batch_id, len(rows))
-        raise
+        reconciled = reconcile_stuck(conn, spec.id, senders, grace_seconds, batch_id=batch_id)
+    counts.update({f"reconciled_{k}": v for k, v in reconciled.as_dict().items() if v})
+    moment = now or dt.datetime.now(dt.UTC)
+    quiet = spec.policies.quiet_hours
     with connect() as conn:
-        conn.execute(
-            """update loyalty.send_ledger
-               set status = 'sent', provider_message_id = %s, provider_response = %s,
-                   sent_at = now(), updated_at = now()
-               where send_id = any(%s) and status = 'sending'""",
-            [result.provider_message_id, Jsonb(result.response), send_ids],
-        )
-    return {"claimed": len(rows), "sent": len(rows), "failed": 0}
+        if quiet is not None and channel in ("sms", "push"):
+            conn.execute(
+                read_sql("defer_quiet_hours.sql"),
+                {"batch_id": batch_id, "now": moment, "quiet_start": quiet.start, "quiet_end": quiet.end},
+            )
+        rows = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch_id, "now": moment}).fetchall()
+        counts["deferred"] = conn.execute(
+            "select count(*) from loyalty.send_ledger where batch_id = %s and status = 'pending' and not_before > %s",
+            [batch_id, moment],
+        ).fetchone()[0]
+    if not rows:
+        return counts
+    counts["claimed"] = len(rows)
+    messages = [_message(spec, row) for row in rows]
+    with _heartbeat(connect, batch_id, heartbeat_seconds):
+        outcomes = sender.deliver(messages, ["loyalty", spec.id])
+    with connect() as conn:
+        record_outcomes(conn, outcomes)
+    for outcome in outcomes:
+        key = {"sent": "sent", "failed": "failed", "pending": "requeued", "sending": "in_doubt"}[outcome.status]
+        counts[key] += 1
+    if counts["failed"]:
+        reasons = sorted({o.reason or "" for o in outcomes if o.status == "failed"})[:5]
+        log.error("batch %s: %d refused for good (%s)", batch_id, counts["failed"], reasons)
+    if counts["requeued"] or counts["in_doubt"]:
+        raise IncompleteBatch(batch_id, counts)
+    return counts
 
 
 def run_summary(conn: psycopg.Connection, workflow_id: str, run_date: dt.date) -> dict[str, dict[str, int]]:

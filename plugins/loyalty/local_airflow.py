@@ -47,7 +47,7 @@ def airflow_env(warehouse_url: str, sendgrid_host: str | None = None, sendgrid_k
                 "conn_type": "http",
                 "host": sendgrid_host,
                 "password": sendgrid_key,
-                "extra": {"from_email": "loyalty@example.com"},
+                "extra": {"from_email": "loyalty@example.com", "lookup": "emulator"},
             }
         )
     return env

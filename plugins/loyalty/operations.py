@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -23,13 +24,29 @@ log = logging.getLogger(__name__)
 DRY_RUN_SAMPLES = 3
 
 
-def plan_run(spec_path: Path, url: str, run_date: dt.date, run_id: str, dry_run: bool) -> dict[str, Any]:
-    """Enter and plan every step; on a dry run, render every planned message and roll back."""
+SenderFor = Callable[[str], "ledger.Sender | None"]
+
+
+def plan_run(
+    spec_path: Path,
+    url: str,
+    run_date: dt.date,
+    run_id: str,
+    dry_run: bool,
+    sender_for: SenderFor | None = None,
+    grace_seconds: float = ledger.RECONCILE_GRACE_S,
+) -> dict[str, Any]:
+    """Reconcile rows an interrupted run left in `sending` (against the provider's lookup when
+    `sender_for` gives the channel's client), then enter and plan every step; on a dry run,
+    reconcile nothing, render every planned message and roll back."""
     spec = load_spec(spec_path)
+    resolve = sender_for or (lambda channel: None)
     with connect(url) as conn:
-        stuck = ledger.reconcile_stuck(conn, spec.id)
-        if stuck:
-            log.warning("%d rows were left in 'sending' by an interrupted run: marked unknown", stuck)
+        reconciled = ledger.Reconciled()
+        if not dry_run:
+            reconciled = ledger.reconcile_stuck(conn, spec.id, resolve, grace_seconds)
+            if reconciled.sent or reconciled.requeued or reconciled.unknown:
+                log.warning("rows left in 'sending' by an interrupted run, reconciled: %s", reconciled.as_dict())
         entered, steps = ledger.plan(conn, spec, run_date)
         samples = _render_planned(conn, spec, run_date) if dry_run else {}
         if dry_run:
@@ -49,7 +66,8 @@ def plan_run(spec_path: Path, url: str, run_date: dt.date, run_id: str, dry_run:
     return {
         "dry_run": dry_run,
         "entered": entered,
-        "reconciled_unknown": stuck,
+        "reconciled": reconciled.as_dict(),
+        "reconciled_unknown": reconciled.unknown,
         "steps": [asdict(step) for step in steps],
         "samples": samples,
     }
@@ -79,16 +97,24 @@ def batches(spec_path: Path, url: str, run_date: dt.date) -> dict[str, list[str]
     return found
 
 
-def senders_for(spec: WorkflowSpec, email: ledger.Sender | None) -> dict[str, ledger.Sender]:
+def senders_for(spec: WorkflowSpec, **channels: ledger.Sender | None) -> dict[str, ledger.Sender]:
+    """The reward granter plus every configured channel client (email=, sms=, push=)."""
     senders: dict[str, ledger.Sender] = {"reward": RewardGranter(spec)}
-    if email is not None:
-        senders["email"] = email
+    senders.update({channel: sender for channel, sender in channels.items() if sender is not None})
     return senders
 
 
-def send(spec_path: Path, url: str, batch_id: str, email: ledger.Sender | None) -> dict[str, int]:
+def send(
+    spec_path: Path, url: str, batch_id: str, grace_seconds: float = ledger.RECONCILE_GRACE_S, **channels
+) -> dict[str, int]:
+    """Send one batch with the channel clients given (email=, sms=, push=); see ledger.send_batch."""
     spec = load_spec(spec_path)
-    result = ledger.send_batch(partial(connect, url), spec, batch_id, senders_for(spec, email))
+    senders = senders_for(spec, **channels)
+    try:
+        result = ledger.send_batch(partial(connect, url), spec, batch_id, senders, grace_seconds=grace_seconds)
+    finally:
+        for sender in senders.values():
+            sender.close()
     log.info("batch %s: %s", batch_id, result)
     return result
 

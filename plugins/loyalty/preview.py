@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from loyalty.assignment import assign
+from loyalty.assignment import assign, global_holdout
 from loyalty.journeys import compile_journey
 from loyalty.specs import CHANNEL_CONSENT, load_spec
 from loyalty.templates import render, template_for
@@ -46,7 +46,9 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
         return Preview(spec.id, customer_id, run_date, None, [], history)
     context = {key: (value.isoformat() if isinstance(value, dt.date) else value) for key, value in row.items()}
     ids, cumulative = spec.variant_weights()
-    arm = assign(customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative)
+    arm = assign(
+        customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative, global_holdout()
+    )
     messages: list[dict] = []
     if arm != "holdout":
         for action in compile_journey(spec):

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from loyalty import ledger
-from loyalty.assignment import assign
+from loyalty.assignment import assign, global_holdout
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.services import Service
 from loyalty.specs import WorkflowSpec
@@ -40,12 +40,16 @@ class TestPlanning:
         assert len(_ledger_rows(audience)) == 2500
 
     def test_sql_assignment_matches_python_definition(self, audience: str, spec: WorkflowSpec) -> None:
-        """The set-based SQL and loyalty.assignment give every customer the same arm."""
+        """The set-based SQL and loyalty.assignment give every customer the same arm (the global
+        holdout included)."""
         with psycopg.connect(audience) as conn:
             ledger.plan(conn, spec, RUN_DATE)
         ids, cumulative = spec.variant_weights()
+        experiment = spec.experiment
         for customer_id, variant, status in _ledger_rows(audience):
-            expected = assign(customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative)
+            expected = assign(
+                customer_id, spec.id, experiment.salt, experiment.holdout_pct, ids, cumulative, global_holdout()
+            )
             assert variant == expected
             assert status == ("holdout" if expected == "holdout" else "pending")
 

@@ -3,9 +3,9 @@ ledger's exactly-once guarantee covers it. dbt reads `sent` reward rows into the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from loyalty.channels.base import Message, SendResult
+from loyalty.channels.base import Lookup, Message, Outcome, SendResult
 from loyalty.specs import RewardStep, WorkflowSpec
 
 
@@ -40,3 +40,15 @@ class RewardGranter:
             status_code=200,
             response={"reward": {"points": reward.points, "coupon": reward.coupon}},
         )
+
+    def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
+        result = self.send(messages, categories)
+        return [Outcome(m.send_id, "sent", None, None, result.response) for m in messages]
+
+    def lookup_ids(self, send_ids: Iterable[str]) -> Lookup:
+        """A grant is the ledger row itself (dbt reads `sent` reward rows): a claimed row that
+        never got recorded was never granted, so completing it grants it exactly once."""
+        return Lookup(found=dict.fromkeys(send_ids), authoritative=True)
+
+    def close(self) -> None:
+        return None

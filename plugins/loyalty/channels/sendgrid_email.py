@@ -2,37 +2,68 @@
 
 One request carries up to 1000 personalizations; each personalization's `custom_args` carries
 the ledger's send_id, which SendGrid echoes in every Event Webhook event for that recipient.
+A request is all or nothing: a 400 naming bad addresses (`personalizations.N.to.M.email`) fails
+those recipients for good and resends the others; 429 waits as long as `Retry-After` /
+`X-RateLimit-Reset` ask; 5xx and dropped connections look the batch up before any retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import http.client
+import json
+import logging
+import re
+import socket
+import time
+import urllib.error
+from collections.abc import Iterable, Sequence
 
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from loyalty.channels.base import Message, PermanentError, SendResult, TransientError
+from loyalty.channels.base import (
+    InDoubtError,
+    Lookup,
+    Message,
+    Outcome,
+    PermanentError,
+    RateLimiter,
+    SendResult,
+    TransientError,
+    retry_after_seconds,
+)
+from loyalty.channels.delivery import MAX_WAIT_S, backoff
+from loyalty.channels.lookup import EmulatorLookup, no_lookup
 
 MAX_PERSONALIZATIONS = 1000
 DEFAULT_HOST = "https://api.sendgrid.com"
-
-
-def _retry_after_wait(retry_state) -> float:
-    """Honour the provider's Retry-After when it gave one, else back off exponentially."""
-    error = retry_state.outcome.exception()
-    if isinstance(error, TransientError) and error.retry_after is not None:
-        return min(error.retry_after, 60.0)
-    return wait_exponential(multiplier=0.5, max=30)(retry_state)
+_BAD_ADDRESS_FIELD = re.compile(r"^personalizations\.(\d+)\.to\.\d+\.email$")
+log = logging.getLogger(__name__)
 
 
 class SendGridEmail:
-    """Sends batches of rendered emails; raises PermanentError / TransientError on refusal."""
+    """Sends batches of rendered emails (one request per batch)."""
 
-    def __init__(self, api_key: str, from_email: str, host: str | None = None, attempts: int = 5) -> None:
+    channel = "email"
+
+    def __init__(
+        self,
+        api_key: str,
+        from_email: str,
+        host: str | None = None,
+        attempts: int = 6,
+        rate_limit: float | None = None,
+        lookup_host: str | None = None,
+        timeout: float = 60.0,
+        sleep=time.sleep,
+    ) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host or DEFAULT_HOST)
+        self.client.client.timeout = timeout
         self.from_email = from_email
         self.attempts = attempts
+        self.limiter = RateLimiter(rate_limit)
+        self.lookup = EmulatorLookup(lookup_host, "email") if lookup_host else no_lookup
+        self.sleep = sleep
 
     def payload(self, messages: Sequence[Message], categories: Sequence[str]) -> dict:
         """The Mail Send body: per-recipient subject and body via personalization substitutions."""
@@ -55,29 +86,119 @@ class SendGridEmail:
         }
 
     def send(self, messages: Sequence[Message], categories: Sequence[str]) -> SendResult:
-        """Send one batch, retrying transient refusals; the result holds X-Message-Id."""
-        body = self.payload(messages, categories)
-        sender = retry(
-            retry=retry_if_exception_type(TransientError),
-            wait=_retry_after_wait,
-            stop=stop_after_attempt(self.attempts),
-            reraise=True,
-        )(self._post)
-        return sender(body)
+        """Send one batch as one request, retrying refusals; raises on anything else."""
+        outcomes = self.deliver(messages, categories)
+        if any(o.status != "sent" for o in outcomes):
+            raise RuntimeError(f"not every message was sent: {sorted({o.status for o in outcomes})}")
+        first = outcomes[0]
+        return SendResult(first.provider_message_id, 202, first.response or {})
 
-    def _post(self, body: dict) -> SendResult:
+    def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
+        """One Outcome per message of the batch."""
+        remaining = list(messages)
+        outcomes: dict[str, Outcome] = {}
+        error: Exception | None = None
+        for attempt in range(1, self.attempts + 1):
+            if not remaining:
+                break
+            self.limiter.acquire(len(remaining))
+            try:
+                x_message_id = self._post(self.payload(remaining, categories))
+            except InDoubtError as doubt:
+                reason = f"in doubt: {doubt}"[:500]
+                outcomes.update({m.send_id: Outcome(m.send_id, "sending", reason=reason) for m in remaining})
+                remaining = []
+                break
+            except PermanentError as refused:
+                bad = _bad_recipients(refused.detail, len(remaining))
+                if not bad:  # the request itself is wrong: every recipient fails
+                    reason = str(refused)[:500]
+                    outcomes.update({m.send_id: Outcome(m.send_id, "failed", reason=reason) for m in remaining})
+                    remaining = []
+                    break
+                for index in bad:
+                    message = remaining[index]
+                    outcomes[message.send_id] = Outcome(
+                        message.send_id,
+                        "failed",
+                        reason="HTTP 400: Does not contain a valid address.",
+                        contactability="email_invalid_address",
+                    )
+                remaining = [m for i, m in enumerate(remaining) if i not in bad]
+                continue
+            except TransientError as transient:
+                error = transient
+                if transient.accepted_unknown:
+                    # A request is all or nothing: its first recipient tells for the whole batch.
+                    seen = self.lookup([remaining[0].send_id])
+                    if seen is not None and remaining[0].send_id in seen.found:
+                        found_id = seen.found[remaining[0].send_id]
+                        outcomes.update(
+                            {
+                                m.send_id: Outcome(m.send_id, "sent", found_id, f"accepted despite {transient}")
+                                for m in remaining
+                            }
+                        )
+                        remaining = []
+                        break
+                    if seen is None or not seen.authoritative:
+                        reason = f"in doubt: {transient}"[:500]
+                        outcomes.update({m.send_id: Outcome(m.send_id, "sending", reason=reason) for m in remaining})
+                        remaining = []
+                        break
+                if attempt < self.attempts:
+                    if transient.retry_after is not None:
+                        self.limiter.pause(min(transient.retry_after, MAX_WAIT_S))
+                    else:
+                        self.sleep(backoff(attempt, base=0.5))
+                continue
+            response = {"status_code": 202, "x_message_id": x_message_id}
+            outcomes.update({m.send_id: Outcome(m.send_id, "sent", x_message_id, None, response) for m in remaining})
+            remaining = []
+        for message in remaining:
+            outcomes[message.send_id] = Outcome(message.send_id, "pending", reason=f"retries exhausted: {error}"[:500])
+        return [outcomes[m.send_id] for m in messages]
+
+    def close(self) -> None:
+        """The sendgrid client opens a connection per request; only the lookup pools them."""
+        getattr(self.lookup, "close", lambda: None)()
+
+    def lookup_ids(self, send_ids: Iterable[str]) -> Lookup | None:
+        return self.lookup(send_ids)
+
+    def _post(self, body: dict) -> str | None:
         try:
             response = self.client.client.mail.send.post(request_body=body)
         except http_errors.HTTPError as error:
             detail = error.body.decode(errors="replace") if isinstance(error.body, bytes) else str(error.body)
             status = int(error.status_code)
             if status == 429 or status >= 500:
-                retry_after = (error.headers or {}).get("Retry-After")
-                raise TransientError(status, detail, float(retry_after) if retry_after else None) from None
+                wait = retry_after_seconds(dict(error.headers.items()) if error.headers else None)
+                raise TransientError(status, detail, wait, accepted_unknown=status >= 500) from None
             raise PermanentError(status, detail) from None
+        except TimeoutError as error:
+            raise InDoubtError(f"timeout: {error!r}") from None
+        except urllib.error.URLError as error:
+            if isinstance(error.reason, TimeoutError | socket.timeout):
+                raise InDoubtError(f"timeout: {error!r}") from None
+            raise TransientError(0, f"connection: {error!r}", accepted_unknown=True) from None
+        except (http.client.HTTPException, ConnectionError) as error:  # dropped mid-answer: maybe accepted
+            raise TransientError(0, f"connection: {error!r}", accepted_unknown=True) from None
         headers = dict(response.headers.items()) if response.headers else {}
-        return SendResult(
-            provider_message_id=headers.get("X-Message-Id"),
-            status_code=response.status_code,
-            response={"status_code": response.status_code, "x_message_id": headers.get("X-Message-Id")},
-        )
+        return headers.get("X-Message-Id")
+
+
+def _bad_recipients(detail: str, count: int) -> set[int]:
+    """Indexes of personalizations SendGrid refused as invalid addresses; empty when the 400
+    names anything else (then the whole request is wrong)."""
+    try:
+        errors = json.loads(detail).get("errors", [])
+    except (ValueError, AttributeError):
+        return set()
+    indexes: set[int] = set()
+    for item in errors:
+        match = _BAD_ADDRESS_FIELD.match(str(item.get("field") or ""))
+        if not match or int(match.group(1)) >= count:
+            return set()
+        indexes.add(int(match.group(1)))
+    return indexes

@@ -1,11 +1,28 @@
-"""Read the project's Airflow connections, falling back to the project's own defaults."""
+"""Read the project's Airflow connections, falling back to the project's own defaults.
+
+Channel connections (host overridable, e.g. the provider emulator; extras are optional):
+- `loyalty_sendgrid`: password = API key; extra `from_email`, `rate_limit_per_second`.
+- `loyalty_twilio`: login = account SID, password = auth token; extra `from_number`,
+  `status_callback` (the receiver's `/webhooks/twilio/status` URL; default from
+  LOYALTY_WEBHOOKS_PUBLIC_URL), `concurrency`, `rate_limit_per_second`.
+- `loyalty_fcm`: password = OAuth 2 access token; extra `project_id`, `concurrency`,
+  `rate_limit_per_second`.
+Every channel: extra `lookup: "emulator"` lets crash reconciliation look send ids up at the
+host's `/_emulator/messages` (authoritative); without it rows in doubt become `unknown`.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Any
 
 WAREHOUSE_CONN_ID = "loyalty_warehouse"
 SENDGRID_CONN_ID = "loyalty_sendgrid"
+TWILIO_CONN_ID = "loyalty_twilio"
+FCM_CONN_ID = "loyalty_fcm"
+CHANNEL_CONN_IDS = {"email": SENDGRID_CONN_ID, "sms": TWILIO_CONN_ID, "push": FCM_CONN_ID}
+DEFAULT_WEBHOOKS_URL = "http://127.0.0.1:8090"
 
 
 def _connection(conn_id: str):
@@ -50,9 +67,88 @@ def sendgrid_settings() -> SendGridSettings:
     )
 
 
+def _required(conn_id: str):
+    conn = _connection(conn_id)
+    if conn is None:
+        raise RuntimeError(
+            f"Airflow connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()} "
+            "(the demo points it at the local provider emulator)"
+        )
+    return conn
+
+
+def _rate(extra: dict[str, Any]) -> float | None:
+    value = extra.get("rate_limit_per_second")
+    return float(value) if value else None
+
+
+def _lookup_host(conn, extra: dict[str, Any]) -> str | None:
+    return conn.host if extra.get("lookup") == "emulator" and conn.host else None
+
+
 def email_sender():
     """The real SendGrid client configured from the `loyalty_sendgrid` connection."""
     from loyalty.channels.sendgrid_email import SendGridEmail
 
+    conn = _required(SENDGRID_CONN_ID)
+    extra = conn.extra_dejson or {}
     settings = sendgrid_settings()
-    return SendGridEmail(settings.api_key, settings.from_email, host=settings.host)
+    return SendGridEmail(
+        settings.api_key,
+        settings.from_email,
+        host=settings.host,
+        rate_limit=_rate(extra),
+        lookup_host=_lookup_host(conn, extra),
+    )
+
+
+def sms_sender():
+    """The real Twilio client configured from the `loyalty_twilio` connection."""
+    from loyalty.channels.twilio_sms import TwilioSms
+
+    conn = _required(TWILIO_CONN_ID)
+    extra = conn.extra_dejson or {}
+    webhooks = os.environ.get("LOYALTY_WEBHOOKS_PUBLIC_URL", DEFAULT_WEBHOOKS_URL).rstrip("/")
+    return TwilioSms(
+        account_sid=conn.login or "",
+        auth_token=conn.password or "",
+        from_number=extra.get("from_number", "+15005550006"),
+        status_callback=extra.get("status_callback", f"{webhooks}/webhooks/twilio/status"),
+        host=conn.host or None,
+        concurrency=int(extra.get("concurrency", 16)),
+        rate_limit=_rate(extra),
+        lookup_host=_lookup_host(conn, extra),
+    )
+
+
+def push_sender():
+    """The FCM HTTP v1 client configured from the `loyalty_fcm` connection."""
+    from loyalty.channels.fcm_push import FcmPush
+
+    conn = _required(FCM_CONN_ID)
+    extra = conn.extra_dejson or {}
+    if not extra.get("project_id"):
+        raise RuntimeError(f"Airflow connection {FCM_CONN_ID!r} needs extra.project_id")
+    return FcmPush(
+        project_id=extra["project_id"],
+        access_token=conn.password or "",
+        host=conn.host or None,
+        concurrency=int(extra.get("concurrency", 16)),
+        rate_limit=_rate(extra),
+        lookup_host=_lookup_host(conn, extra),
+    )
+
+
+SENDERS = {"email": email_sender, "sms": sms_sender, "push": push_sender}
+
+
+def channel_sender(channel: str):
+    """The client of one channel ('reward' needs none: the ledger grants it)."""
+    return SENDERS[channel]() if channel in SENDERS else None
+
+
+def channel_sender_if_configured(channel: str):
+    """The channel's client, or None when its connection is not defined (for reconciliation)."""
+    if channel not in CHANNEL_CONN_IDS or _connection(CHANNEL_CONN_IDS[channel]) is None:
+        return None
+    return channel_sender(channel)

@@ -190,10 +190,17 @@ def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
     def plan(**context: Any) -> dict:
         """Enter today's audience, then plan every due step (holdout, variants, channel, policies)."""
         from loyalty import operations
-        from loyalty.orchestration.connections import warehouse_url
+        from loyalty.orchestration.connections import channel_sender_if_configured, warehouse_url
 
         dry_run = bool(context["params"].get("dry_run"))
-        result = operations.plan_run(spec_path, warehouse_url(), run_date_of(context), context["run_id"], dry_run)
+        result = operations.plan_run(
+            spec_path,
+            warehouse_url(),
+            run_date_of(context),
+            context["run_id"],
+            dry_run,
+            sender_for=channel_sender_if_configured,
+        )
         log.info("plan: %s", result)
         return result
 
@@ -229,11 +236,13 @@ def _batches_task(spec_path: Path, channel: str):
 def _send_task(spec_path: Path, channel: str):
     @task(task_id=f"send_{channel}", pool=channel, map_index_template="{{ task.op_kwargs['batch_id'] }}")
     def send(batch_id: str) -> dict:
-        """Send one batch through the channel's real client; record provider ids."""
+        """Send one batch through the channel's real client; record provider ids and outcomes.
+        Rows a killed attempt left in `sending` are reconciled first; rows back to pending fail
+        the task so that Airflow's retry sends them."""
         from loyalty import operations
-        from loyalty.orchestration.connections import email_sender, warehouse_url
+        from loyalty.orchestration.connections import channel_sender, warehouse_url
 
-        return operations.send(spec_path, warehouse_url(), batch_id, email_sender() if channel == "email" else None)
+        return operations.send(spec_path, warehouse_url(), batch_id, **{channel: channel_sender(channel)})
 
     return send
 

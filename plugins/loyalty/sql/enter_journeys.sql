@@ -1,5 +1,7 @@
 -- Enter today's eligible customers into a workflow's journey, once per cycle, each assigned to the
--- holdout or a variant by a hash of (salt, workflow, customer). Reruns and backfills insert nothing new.
+-- holdout or a variant by a hash of (salt, workflow, customer). Customers in the global holdout
+-- (a hash of (global salt, customer), the same for every workflow) are held out of every workflow.
+-- Reruns and backfills insert nothing new.
 -- {audience} is a validated, quoted identifier and {entered_on} a quoted column or the run date;
 -- everything else is a bound parameter.
 with audience as (
@@ -18,14 +20,17 @@ bucketed as (
         ('x' || substr(md5(%(salt)s || ':' || %(workflow_id)s || ':' || audience.customer_id), 1, 8))::bit(32)::bigint
             / 4294967296.0 as holdout_bucket,
         ('x' || substr(md5(%(salt)s || ':' || %(workflow_id)s || ':' || audience.customer_id || ':variant'), 1, 8))::bit(32)::bigint
-            / 4294967296.0 as variant_bucket
+            / 4294967296.0 as variant_bucket,
+        ('x' || substr(md5(%(global_salt)s || ':' || audience.customer_id), 1, 8))::bit(32)::bigint
+            / 4294967296.0 as global_bucket
     from audience
 ),
 
 assigned as (
     select
         bucketed.*,
-        bucketed.holdout_bucket < %(holdout_pct)s as is_holdout,
+        bucketed.global_bucket < %(global_holdout_pct)s as is_global_holdout,
+        bucketed.holdout_bucket < %(holdout_pct)s or bucketed.global_bucket < %(global_holdout_pct)s as is_holdout,
         (
             select variants.variant_id
             from unnest(%(variant_ids)s::text[], %(cumulative_weights)s::float8[])
@@ -53,7 +58,7 @@ not_cooling_down as (
 )
 
 insert into loyalty.journey_entries (
-    workflow_id, customer_id, cycle_key, entered_on, run_date, variant, is_holdout, context
+    workflow_id, customer_id, cycle_key, entered_on, run_date, variant, is_holdout, is_global_holdout, context
 )
 select
     %(workflow_id)s,
@@ -63,6 +68,7 @@ select
     %(run_date)s,
     case when is_holdout then 'holdout' else variant_id end,
     is_holdout,
+    is_global_holdout,
     context
 from not_cooling_down
 on conflict (workflow_id, customer_id, cycle_key) do nothing

@@ -2,7 +2,10 @@
     the structure comes from the compiled spec, every value is a bound parameter (%(name)s).
     A row is due when its anchor (entry, or the parent step's send) is at least delay_days old,
     its condition on the parent's events holds as of the run date, and no exit condition happened
-    since entry. ON CONFLICT DO NOTHING keeps one row per (workflow, step, customer, cycle). -#}
+    since entry. The channel is the first in the step's order with consent, an address and no
+    suppression (loyalty.contactability); contact policies (plan_policies.sql) then decide which
+    due rows are suppressed, with their reason. ON CONFLICT DO NOTHING keeps one row per
+    (workflow, step, customer, cycle). -#}
 {%- macro event_exists(events_param) -%}
 exists (
             select 1
@@ -22,18 +25,24 @@ exists (
                 and later_order.ordered_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
         )
 {%- endmacro -%}
-{%- macro reachable(channel) -%}
+{%- macro consented(channel) -%}
 {%- if channel == 'reward' -%}true
-{%- elif channel == 'email' -%}due.context ->> 'email' is not null and coalesce((due.context ->> 'email_consent')::boolean, false)
-{%- elif channel == 'sms' -%}due.context ->> 'phone' is not null and coalesce((due.context ->> 'sms_consent')::boolean, false)
-{%- elif channel == 'push' -%}due.context ->> 'push_token' is not null and coalesce((due.context ->> 'push_consent')::boolean, false)
+{%- elif channel == 'email' -%}checked.context ->> 'email' is not null and coalesce((checked.context ->> 'email_consent')::boolean, false)
+{%- elif channel == 'sms' -%}checked.context ->> 'phone' is not null and coalesce((checked.context ->> 'sms_consent')::boolean, false)
+{%- elif channel == 'push' -%}checked.context ->> 'push_token' is not null and coalesce((checked.context ->> 'push_consent')::boolean, false)
+{%- endif -%}
+{%- endmacro -%}
+{%- macro contact_address(channel) -%}
+{%- if channel == 'email' -%}lower(due.context ->> 'email')
+{%- elif channel == 'sms' -%}due.context ->> 'phone'
+{%- elif channel == 'push' -%}due.context ->> 'push_token'
 {%- endif -%}
 {%- endmacro -%}
 {%- macro address(channel) -%}
 {%- if channel == 'reward' -%}null
-{%- elif channel == 'email' -%}routed.context ->> 'email'
-{%- elif channel == 'sms' -%}routed.context ->> 'phone'
-{%- elif channel == 'push' -%}routed.context ->> 'push_token'
+{%- elif channel == 'email' -%}decided.context ->> 'email'
+{%- elif channel == 'sms' -%}decided.context ->> 'phone'
+{%- elif channel == 'push' -%}decided.context ->> 'push_token'
 {%- endif -%}
 {%- endmacro -%}
 with candidates as (
@@ -44,6 +53,7 @@ with candidates as (
         entry.cycle_key,
         entry.variant,
         entry.is_holdout,
+        entry.is_global_holdout,
         entry.context,
         entry.entered_on,
         entry.entered_on as anchor_date,
@@ -58,6 +68,7 @@ with candidates as (
         entry.cycle_key,
         entry.variant,
         entry.is_holdout,
+        entry.is_global_holdout,
         entry.context,
         entry.entered_on,
         parent.run_date as anchor_date,
@@ -115,43 +126,63 @@ due as (
 {%- endif %}
 ),
 
-routed as (
-    -- Channel fallback: the first channel in the step's order with consent and an address.
+checked as (
+    -- The global suppression list: addresses the providers or the customer turned off
+    -- (unsubscribe, spam report, hard bounce, STOP, a dead number or device token).
     select
-        due.*,
+        due.*
+{%- for channel in channels if channel != 'reward' %},
+        {{ channel }}_blocked.address is not null as is_{{ channel }}_suppressed
+{%- endfor %}
+    from due
+{%- for channel in channels if channel != 'reward' %}
+    left join loyalty.contactability as {{ channel }}_blocked
+        on {{ channel }}_blocked.channel = '{{ channel }}'
+        and {{ channel }}_blocked.address = {{ contact_address(channel) }}
+        and not {{ channel }}_blocked.is_contactable
+{%- endfor %}
+),
+
+routed as (
+    -- Channel fallback: the first channel in the step's order with consent, an address and no suppression.
+    select
+        checked.*,
         case
 {%- for channel in channels %}
-            when {{ reachable(channel) }} then '{{ channel }}'
+            when {{ consented(channel) }}{% if channel != 'reward' %} and not checked.is_{{ channel }}_suppressed{% endif %} then '{{ channel }}'
 {%- endfor %}
-        end as channel
-    from due
-)
+        end as channel,
+        false
+{%- for channel in channels if channel != 'reward' %}
+            or ({{ consented(channel) }} and checked.is_{{ channel }}_suppressed)
+{%- endfor %} as has_suppressed_channel
+    from checked
+),
+
+{% include "plan_policies.sql" %}
 
 insert into loyalty.send_ledger (
     send_id, workflow_id, step_id, customer_id, cycle_key, run_date, variant, is_holdout,
-    channel, recipient, context, status, status_reason
+    channel, recipient, context, status, status_reason, priority
 )
 select
-    md5(%(workflow_id)s || ':' || %(step_id)s || ':' || routed.customer_id || ':' || routed.cycle_key),
+    md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key),
     %(workflow_id)s,
     %(step_id)s,
-    routed.customer_id,
-    routed.cycle_key,
+    decided.customer_id,
+    decided.cycle_key,
     %(run_date)s,
-    routed.variant,
-    routed.is_holdout,
-    coalesce(routed.channel, %(first_channel)s),
-    case routed.channel
+    decided.variant,
+    decided.is_holdout,
+    coalesce(decided.channel, %(first_channel)s),
+    case decided.channel
 {%- for channel in channels %}
         when '{{ channel }}' then {{ address(channel) }}
 {%- endfor %}
     end,
-    routed.context,
-    case
-        when routed.is_holdout then 'holdout'
-        when routed.channel is null then 'suppressed'
-        else 'pending'
-    end,
-    case when not routed.is_holdout and routed.channel is null then 'no_consented_channel' end
-from routed
+    decided.context,
+    decided.status,
+    decided.status_reason,
+    %(priority)s
+from decided
 on conflict (workflow_id, step_id, customer_id, cycle_key) do nothing

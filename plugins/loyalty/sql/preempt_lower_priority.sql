@@ -1,0 +1,23 @@
+-- Priority, the other direction: this action's pending messages outrank other workflows' messages
+-- for the same customer and run date that are still pending (never claimed, so never requested).
+-- Those are suppressed with reason lower_priority; a message already out is never taken back
+-- (plan_policies.sql suppressed ours instead).
+update loyalty.send_ledger as loser
+set status = 'suppressed',
+    status_reason = 'lower_priority',
+    updated_at = now()
+from loyalty.send_ledger as winner
+where winner.workflow_id = %(workflow_id)s
+    and winner.step_id = %(step_id)s
+    and winner.run_date = %(run_date)s
+    and winner.status = 'pending'
+    and winner.channel <> 'reward'
+    and loser.customer_id = winner.customer_id
+    and loser.run_date = winner.run_date
+    and loser.workflow_id <> winner.workflow_id
+    and loser.status = 'pending'
+    and loser.channel <> 'reward'
+    and (
+        coalesce(loser.priority, 50) < %(priority)s
+        or (coalesce(loser.priority, 50) = %(priority)s and loser.workflow_id > %(workflow_id)s)
+    )

@@ -1,0 +1,200 @@
+"""Contact policies, applied in SQL before anything is sent, each with its reason on the row:
+global suppression, frequency cap, priority, quiet hours (deferred, not dropped), global holdout."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from loyalty import ledger
+from loyalty.assignment import GlobalHoldout, global_holdout
+from loyalty.services import Service
+from loyalty.warehouse import connect
+
+from ._sends_support import (
+    D0,
+    channels_emulator_fixture,  # noqa: F401 - fixture
+    clients,
+    close_clients_fixture,  # noqa: F401 - fixture
+    emulator_messages,
+    ledger_rows,
+    make_audience,
+    make_spec,
+    no_global_holdout_fixture,  # noqa: F401 - fixture
+    providers_fixture,  # noqa: F401 - fixture
+)
+
+pytestmark = pytest.mark.integration
+
+
+def plan(url: str, spec, day: dt.date = D0) -> None:
+    with psycopg.connect(url) as conn:
+        ledger.plan(conn, spec, day)
+
+
+def statuses(url: str, workflow_id: str) -> dict[int, tuple[str, str | None]]:
+    return {c: (r[0], r[1]) for c, r in ledger_rows(url, workflow_id).items()}
+
+
+class TestSuppression:
+    def test_unsubscribed_address_is_suppressed_or_falls_back(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """An email the receiver marked non-contactable (any case) is suppressed with reason
+        global_suppression; with a fallback order the customer gets the next channel instead."""
+        url = clean_warehouse
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                """insert into loyalty.contactability (channel, address, is_contactable, reason, source_event_id,
+                       changed_at)
+                   values ('email', 'c2@example.com', false, 'email_unsubscribe', 'e-1', now()),
+                          ('email', 'c3@example.com', true, 'email_group_resubscribe', 'e-2', now())"""
+            )
+        only_email = make_spec(tmp_path, "mail_only", "email")
+        make_audience(url, "mail_only", range(1, 4), email="'C' || customer_id || '@Example.com'")
+        plan(url, only_email)
+        assert statuses(url, "mail_only") == {
+            1: ("pending", None),
+            2: ("suppressed", "global_suppression"),
+            3: ("pending", None),  # resubscribed: contactable again
+        }
+        fallback = make_spec(tmp_path, "mail_then_sms", ["email", "sms"])
+        make_audience(url, "mail_then_sms", range(1, 4), run_date=D0 + dt.timedelta(days=1))
+        plan(url, fallback, D0 + dt.timedelta(days=1))
+        assert {c: r[2] for c, r in ledger_rows(url, "mail_then_sms").items()} == {1: "email", 2: "sms", 3: "email"}
+
+    def test_no_consent_anywhere(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """Consent per channel: nobody is messaged on a channel they did not consent to."""
+        url = clean_warehouse
+        spec = make_spec(tmp_path, "consent", ["sms", "push"])
+        make_audience(url, "consent", range(1, 3), sms_consent="customer_id = 1", push_consent="false")
+        plan(url, spec)
+        assert statuses(url, "consent") == {1: ("pending", None), 2: ("suppressed", "no_consented_channel")}
+
+
+class TestFrequencyCap:
+    def test_cap_counts_messages_of_every_workflow_in_the_window(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """Cap 2 per 7 days: customers who already have two messages (of any workflows) in the
+        window are suppressed; one from 7 days ago has left the window."""
+        url = clean_warehouse
+        for offset, name in ((-7, "old"), (-3, "recent_a"), (-1, "recent_b")):
+            day = D0 + dt.timedelta(days=offset)
+            customers = range(1, 4) if name != "recent_b" else range(1, 2)
+            make_audience(url, name, customers, run_date=day)
+            plan(url, make_spec(tmp_path, name, "email"), day)
+        capped = make_spec(tmp_path, "capped", "email", policies={"frequency_cap": {"max_messages": 2, "per_days": 7}})
+        make_audience(url, "capped", range(1, 5))
+        plan(url, capped)
+        assert statuses(url, "capped") == {
+            1: ("suppressed", "frequency_cap"),  # recent_a + recent_b
+            2: ("pending", None),  # recent_a only (old is 7 days back: outside)
+            3: ("pending", None),
+            4: ("pending", None),
+        }
+
+
+class TestPriority:
+    def test_higher_priority_preempts_a_pending_lower_one(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """Low plans first, high the same day: high's rows are pending, low's become suppressed
+        (lower_priority); planned the other way round, low is suppressed at once."""
+        url = clean_warehouse
+        low = make_spec(tmp_path, "promo_low", "email", policies={"priority": 10})
+        high = make_spec(tmp_path, "save_high", "email", policies={"priority": 90})
+        make_audience(url, "promo_low", range(1, 4))
+        make_audience(url, "save_high", range(2, 6))
+        plan(url, low)
+        plan(url, high)
+        assert statuses(url, "promo_low") == {
+            1: ("pending", None),
+            2: ("suppressed", "lower_priority"),
+            3: ("suppressed", "lower_priority"),
+        }
+        assert {s for s, _ in statuses(url, "save_high").values()} == {"pending"}
+        later = D0 + dt.timedelta(days=1)
+        make_audience(url, "promo_low", range(1, 4), run_date=later)
+        make_audience(url, "save_high", range(2, 6), run_date=later)
+        with psycopg.connect(url) as conn:
+            conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries")
+        plan(url, high, later)
+        plan(url, low, later)
+        assert statuses(url, "promo_low")[2] == ("suppressed", "lower_priority")
+        assert statuses(url, "promo_low")[1] == ("pending", None)
+
+    def test_a_message_already_out_is_never_taken_back(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """Low was sent in the morning; high planned later that day is suppressed instead."""
+        emulator = channels_emulator
+        url = clean_warehouse
+        low = make_spec(tmp_path, "sent_low", "email", policies={"priority": 10})
+        high = make_spec(tmp_path, "late_high", "email", policies={"priority": 90})
+        make_audience(url, "sent_low", range(1, 3))
+        make_audience(url, "late_high", range(1, 3))
+        plan(url, low)
+        with psycopg.connect(url) as conn:
+            (batch,) = ledger.assign_batches(conn, low, D0)["email"]
+        ledger.send_batch(partial(connect, url), low, batch, clients(emulator.url))
+        plan(url, high)
+        assert {s for s, _ in statuses(url, "sent_low").values()} == {"sent"}
+        assert set(statuses(url, "late_high").values()) == {("suppressed", "lower_priority")}
+
+
+class TestQuietHours:
+    def test_sms_in_quiet_hours_is_deferred_then_sent(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """Quiet 21:00-08:00 local. At 02:00 UTC it is 23:00 in São Paulo (deferred to 08:00 local
+        = 11:00 UTC, still pending) and 11:00 in Tokyo (sent). A later attempt at 11:30 UTC sends
+        the deferred rows; nothing is dropped or sent twice."""
+        emulator = channels_emulator
+        url = clean_warehouse
+        spec = make_spec(tmp_path, "quiet", "sms", policies={"quiet_hours": {"start": "21:00", "end": "08:00"}})
+        zone = "case when customer_id %% 2 = 0 then 'America/Sao_Paulo' else 'Asia/Tokyo' end"
+        make_audience(url, "quiet", range(1, 7), timezone=zone)
+        plan(url, spec)
+        with psycopg.connect(url) as conn:
+            (batch,) = ledger.assign_batches(conn, spec, D0)["sms"]
+        night = dt.datetime(2026, 6, 2, 2, 0, tzinfo=dt.UTC)
+        senders = clients(emulator.url)
+        first = ledger.send_batch(partial(connect, url), spec, batch, senders, now=night)
+        assert (first["sent"], first["deferred"]) == (3, 3)
+        with psycopg.connect(url) as conn:
+            deferred = conn.execute(
+                """select customer_id, status, status_reason, not_before from loyalty.send_ledger
+                   where status = 'pending'"""
+            ).fetchall()
+        assert sorted(c for c, *_ in deferred) == [2, 4, 6]
+        assert {(s, r, nb) for _, s, r, nb in deferred} == {
+            ("pending", "quiet_hours", dt.datetime(2026, 6, 2, 11, 0, tzinfo=dt.UTC))
+        }
+        too_early = ledger.send_batch(partial(connect, url), spec, batch, senders, now=night + dt.timedelta(hours=8))
+        assert too_early["sent"] == 0
+        morning = ledger.send_batch(partial(connect, url), spec, batch, senders, now=night + dt.timedelta(hours=9.5))
+        assert morning["sent"] == 3
+        recipients = [m["to"] for m in emulator_messages(emulator.url, "sms")]
+        assert len(recipients) == len(set(recipients)) == 6
+
+
+class TestGlobalHoldout:
+    def test_shared_by_every_workflow_and_matches_python(
+        self, clean_warehouse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With a 30% global holdout, the same customers are held out of two workflows (reason
+        global_holdout), about 30% of them, exactly those loyalty.assignment names."""
+        monkeypatch.setenv("LOYALTY_GLOBAL_HOLDOUT_PCT", "0.3")
+        url = clean_warehouse
+        held: list[set[int]] = []
+        for offset, name in enumerate(("first_flow", "second_flow")):
+            day = D0 + dt.timedelta(days=offset)
+            make_audience(url, name, range(1, 1001), run_date=day)
+            plan(url, make_spec(tmp_path, name, "email"), day)
+            rows = statuses(url, name)
+            held.append({c for c, (status, _) in rows.items() if status == "holdout"})
+            assert {reason for c, (_, reason) in rows.items() if c in held[-1]} == {"global_holdout"}
+        assert held[0] == held[1]
+        assert abs(len(held[0]) / 1000 - 0.3) < 0.05
+        expected = global_holdout()
+        assert expected == GlobalHoldout(0.3, expected.salt)
+        assert held[0] == {c for c in range(1, 1001) if expected.holds(c)}
