@@ -17,7 +17,7 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo test test-fast lint format airflow-ui report clean stop
+.PHONY: install demo test test-fast test-truth lint format airflow-ui report clean stop
 .DEFAULT_GOAL := help
 
 help:
@@ -45,6 +45,10 @@ test: install
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not e2e"
+
+# The ground-truth measurement test at a larger size (more power; ~10 minutes). `make test` runs it at 6000 customers.
+test-truth: install
+	LOYALTY_TRUTH_CUSTOMERS=20000 $(VENV)/bin/pytest tests/integration/test_ground_truth.py -v
 
 lint: install
 	$(VENV)/bin/ruff check .

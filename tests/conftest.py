@@ -25,6 +25,7 @@ APP_TABLES = (
     "raw.order_lines",
     "raw.message_events",
     "raw.quarantine",
+    "raw.quality_results",
     "loyalty.send_ledger",
     "loyalty.journey_entries",
     "loyalty.workflow_runs",

@@ -77,3 +77,109 @@
 {% macro round_rate(expression) -%}
     round(cast({{ expression }} as {{ dbt.type_numeric() }}), 6)
 {%- endmacro %}
+
+{#
+    Further statistics for the metric marts, as portable SQL expressions (sqrt, exp, ln, power, abs).
+
+    normal_cdf(x): the standard normal CDF, Φ(x) = (1 + erf(x / √2)) / 2, with erf from Abramowitz and
+    Stegun 7.1.26 (absolute error < 1.5e-7).
+
+    chi_square_p_value(statistic, degrees): P(X ≥ statistic) for a chi-square with `degrees` degrees of
+    freedom: closed forms for 1–4 degrees (1: 2 (1 − Φ(√x)); 2: e^(−x/2); 3: 2 (1 − Φ(√x)) + √(2x/π) e^(−x/2);
+    4: e^(−x/2) (1 + x/2)), the Wilson–Hilferty cube-root normal approximation beyond (a workflow with
+    up to three variants and a holdout never needs it).
+
+    t_quantile_975(degrees): the 97.5% quantile of Student's t, by the Cornish–Fisher expansion in
+    1/df around z = 1.959964 (three terms: within 3e-3 for df ≥ 5, 2e-4 for df ≥ 10, exact in the limit).
+
+    welch_*: the Welch two-sample interval for a difference of means from each arm's count, sum and sum of
+    squares (so cumulative windows can use it): se = √(s1²/n1 + s2²/n2) and Welch–Satterthwaite degrees.
+
+    katz_*: the Katz log interval of a ratio of two proportions (relative lift = ratio − 1).
+#}
+
+{% macro normal_cdf(x) -%}
+    (0.5 * (1 + sign({{ x }}) * (1 - (
+        0.254829592 * (1 / (1 + 0.3275911 * abs({{ x }}) / sqrt(2.0)))
+        - 0.284496736 * power(1 / (1 + 0.3275911 * abs({{ x }}) / sqrt(2.0)), 2)
+        + 1.421413741 * power(1 / (1 + 0.3275911 * abs({{ x }}) / sqrt(2.0)), 3)
+        - 1.453152027 * power(1 / (1 + 0.3275911 * abs({{ x }}) / sqrt(2.0)), 4)
+        + 1.061405429 * power(1 / (1 + 0.3275911 * abs({{ x }}) / sqrt(2.0)), 5)
+    ) * exp(-({{ x }}) * ({{ x }}) / 2))))
+{%- endmacro %}
+
+{% macro chi_square_p_value(statistic, degrees) -%}
+    {%- set x = 'cast(' ~ statistic ~ ' as ' ~ dbt.type_float() ~ ')' -%}
+    (case
+        when {{ degrees }} is null or {{ degrees }} < 1 or {{ statistic }} is null then null
+        when {{ statistic }} <= 0 then 1.0
+        when {{ degrees }} = 1 then 2 * (1 - {{ loyalty.normal_cdf('sqrt(' ~ x ~ ')') }})
+        when {{ degrees }} = 2 then exp(-{{ x }} / 2)
+        when {{ degrees }} = 3 then
+            2 * (1 - {{ loyalty.normal_cdf('sqrt(' ~ x ~ ')') }}) + sqrt(2 * {{ x }} / 3.141592653589793) * exp(-{{ x }} / 2)
+        when {{ degrees }} = 4 then exp(-{{ x }} / 2) * (1 + {{ x }} / 2)
+        else 1 - {{ loyalty.normal_cdf(
+            '(power(' ~ x ~ ' / ' ~ degrees ~ ', 1.0 / 3) - (1 - 2.0 / (9 * ' ~ degrees ~ ')))'
+            ~ ' / sqrt(2.0 / (9 * ' ~ degrees ~ '))'
+        ) }}
+    end)
+{%- endmacro %}
+
+{% macro t_quantile_975(degrees) -%}
+    (1.959964 + 2.372271 / ({{ degrees }}) + 2.822499 / (({{ degrees }}) * ({{ degrees }}))
+        + 2.555850 / (({{ degrees }}) * ({{ degrees }}) * ({{ degrees }})))
+{%- endmacro %}
+
+{% macro sample_variance(n, total, sum_of_squares) -%}
+    (case when {{ n }} > 1 then
+        ((cast({{ sum_of_squares }} as {{ dbt.type_float() }})
+            - cast({{ total }} as {{ dbt.type_float() }}) * cast({{ total }} as {{ dbt.type_float() }}) / {{ n }})
+            / ({{ n }} - 1))
+    end)
+{%- endmacro %}
+
+{% macro welch_standard_error(n1, total1, squares1, n2, total2, squares2) -%}
+    sqrt(
+        {{ loyalty.sample_variance(n1, total1, squares1) }} / {{ n1 }}
+        + {{ loyalty.sample_variance(n2, total2, squares2) }} / {{ n2 }}
+    )
+{%- endmacro %}
+
+{% macro welch_degrees(n1, total1, squares1, n2, total2, squares2) -%}
+    (power({{ loyalty.sample_variance(n1, total1, squares1) }} / {{ n1 }} + {{ loyalty.sample_variance(n2, total2, squares2) }} / {{ n2 }}, 2)
+        / nullif(
+            power({{ loyalty.sample_variance(n1, total1, squares1) }} / {{ n1 }}, 2) / ({{ n1 }} - 1)
+            + power({{ loyalty.sample_variance(n2, total2, squares2) }} / {{ n2 }}, 2) / ({{ n2 }} - 1),
+            0
+        ))
+{%- endmacro %}
+
+{% macro katz_lower(successes_1, trials_1, successes_2, trials_2, z=1.959964) -%}
+    (case when {{ successes_1 }} > 0 and {{ successes_2 }} > 0 then
+        exp(
+            ln({{ loyalty.proportion(successes_1, trials_1) }} / {{ loyalty.proportion(successes_2, trials_2) }})
+            - {{ z }} * sqrt(1.0 / {{ successes_1 }} - 1.0 / {{ trials_1 }} + 1.0 / {{ successes_2 }} - 1.0 / {{ trials_2 }})
+        ) - 1
+    end)
+{%- endmacro %}
+
+{% macro katz_upper(successes_1, trials_1, successes_2, trials_2, z=1.959964) -%}
+    (case when {{ successes_1 }} > 0 and {{ successes_2 }} > 0 then
+        exp(
+            ln({{ loyalty.proportion(successes_1, trials_1) }} / {{ loyalty.proportion(successes_2, trials_2) }})
+            + {{ z }} * sqrt(1.0 / {{ successes_1 }} - 1.0 / {{ trials_1 }} + 1.0 / {{ successes_2 }} - 1.0 / {{ trials_2 }})
+        ) - 1
+    end)
+{%- endmacro %}
+
+{#
+    Power: the minimum detectable absolute difference of two proportions at two-sided α = 0.05 and
+    80% power (z = 1.959964 + 0.841621) with the arms' current sizes, at the pooled rate.
+#}
+{% macro minimum_detectable_effect(successes_1, trials_1, successes_2, trials_2) -%}
+    (2.801585 * sqrt(
+        {{ loyalty.proportion(successes_1 ~ ' + ' ~ successes_2, trials_1 ~ ' + ' ~ trials_2) }}
+        * (1 - {{ loyalty.proportion(successes_1 ~ ' + ' ~ successes_2, trials_1 ~ ' + ' ~ trials_2) }})
+        * (1.0 / nullif({{ trials_1 }}, 0) + 1.0 / nullif({{ trials_2 }}, 0))
+    ))
+{%- endmacro %}

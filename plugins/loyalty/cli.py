@@ -84,6 +84,25 @@ def specs_schema(
         print(text, end="")
 
 
+@specs_app.command("objectives")
+def specs_objectives(
+    check: Annotated[bool, typer.Option("--check", help="Only check the seeds match the specs.")] = False,
+) -> None:
+    """Write the specs' objectives, holdouts, windows and variant weights as dbt seeds (the metric marts read them)."""
+    from loyalty.spec_seeds import SEEDS_DIR, render_seeds, write_seeds
+
+    if check:
+        stale = [name for name, text in render_seeds().items() if (SEEDS_DIR / name).read_text() != text]
+        for name in stale:
+            console.print(f"[red]✗[/red] {name} does not match the specs: run `loyalty specs objectives`")
+        if stale:
+            raise typer.Exit(1)
+        console.print("[green]✓[/green] seeds match the specs")
+        return
+    changed = write_seeds()
+    console.print(f"[green]✓[/green] {len(changed)} seed file(s) updated in {SEEDS_DIR}")
+
+
 @app.command()
 def preview(
     workflow: Annotated[str, typer.Argument(help="Workflow id (a spec in workflows/).")],

@@ -89,6 +89,31 @@ def _render_planned(conn, spec: WorkflowSpec, run_date: dt.date) -> dict[str, li
     return samples
 
 
+def check_audience(spec_path: Path, url: str, run_date: dt.date) -> dict[str, Any]:
+    """The Great Expectations gate between planning and sending.
+
+    On failure the run's pending rows become `suppressed` (reason `audience_check_failed`), so no
+    later batch sends an audience that failed its checks, and AudienceCheckFailed says why.
+    """
+    from loyalty.quality import check_audience as gx_check_audience
+    from loyalty.quality.checks import AudienceCheckFailed
+
+    spec = load_spec(spec_path)
+    verdict = gx_check_audience(url, spec, run_date)
+    if verdict.passed:
+        log.info("audience check passed for %s on %s (%d messages)", spec.id, run_date, verdict.audience_size)
+        return {"passed": True, "audience_size": verdict.audience_size}
+    reason = "audience_check_failed: " + "; ".join(verdict.reasons)
+    with connect(url) as conn:
+        blocked = conn.execute(
+            """update loyalty.send_ledger set status = 'suppressed', status_reason = %s, updated_at = now()
+               where workflow_id = %s and run_date = %s and status = 'pending'""",
+            [reason[:500], spec.id, run_date],
+        ).rowcount
+    log.error("audience check failed for %s on %s; %d messages blocked: %s", spec.id, run_date, blocked, reason)
+    raise AudienceCheckFailed(reason)
+
+
 def batches(spec_path: Path, url: str, run_date: dt.date) -> dict[str, list[str]]:
     spec = load_spec(spec_path)
     with connect(url) as conn:

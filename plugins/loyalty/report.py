@@ -1,4 +1,9 @@
-"""Per workflow and variant results from the metric marts, as a table or JSON."""
+"""Per workflow and variant results from the metric marts, as a table or JSON.
+
+One row per workflow and arm of marts.metrics_workflow_variants (per journey entry): funnel, conversions,
+revenue, lift against the own holdout with its 95% interval, the A/B verdict (sample-ratio check, winner)
+and the objective's progress. The JSON carries every column of the mart.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,12 @@ COLUMNS = (
     "absolute_lift",
     "lift_ci_low",
     "lift_ci_high",
+    "is_sample_ratio_mismatch",
+    "winning_variant",
+    "objective_metric",
+    "objective_value",
+    "objective_target",
+    "objective_progress",
 )
 
 
@@ -29,7 +40,10 @@ def fetch_results(conn: psycopg.Connection) -> list[dict]:
     """Rows of marts.metrics_workflow_variants plus the generator's truth where it exists."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "select * from marts.metrics_workflow_variants order by workflow_id, is_holdout desc, variant"
+            """select * from marts.metrics_workflow_variants
+               order by workflow_id,
+                   case arm_type when 'holdout' then 0 when 'global_holdout' then 1 else 2 end,
+                   variant"""
         ).fetchall()
     return [{key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()} for row in rows]
 
@@ -42,7 +56,7 @@ def render_table(rows: list[dict]):
     """A rich Table for the terminal: one line per workflow and arm."""
     from rich.table import Table
 
-    table = Table(title="Loyalty workflow results (lift vs holdout, 95% CI)")
+    table = Table(title="Loyalty workflow results per journey entry (lift vs holdout, 95% CI)")
     for header in (
         "workflow",
         "variant",
@@ -55,6 +69,9 @@ def render_table(rows: list[dict]):
         "conv. rate",
         "revenue",
         "lift [95% CI]",
+        "SRM",
+        "winner",
+        "objective",
     ):
         table.add_column(header, justify="left" if header in {"workflow", "variant"} else "right")
     for row in rows:
@@ -75,8 +92,21 @@ def render_table(rows: list[dict]):
             f"{row['conversion_rate']:.2%}",
             f"{row['revenue']:,.2f}",
             lift,
+            "MISMATCH" if row.get("is_sample_ratio_mismatch") else "ok",
+            "★" if row.get("is_winner") else ("—" if row.get("winning_variant") is None else ""),
+            _objective(row),
         )
     return table
+
+
+def _objective(row: dict) -> str:
+    """e.g. 'absolute_lift 3.10% / 5.00% (62%)': the objective's value, target and progress."""
+    metric, value, target = row.get("objective_metric"), row.get("objective_value"), row.get("objective_target")
+    if metric is None or value is None or target is None:
+        return "—"
+    shown = (lambda v: f"{v:,.2f}") if metric == "revenue_per_customer" else (lambda v: f"{v:.2%}")
+    progress = row.get("objective_progress")
+    return f"{metric} {shown(value)} / {shown(target)}" + (f" ({progress:.0%})" if progress is not None else "")
 
 
 def truth_lines(rows: list[dict]) -> list[str]:
@@ -84,10 +114,16 @@ def truth_lines(rows: list[dict]) -> list[str]:
     from loyalty.simulation.truth import TRUTH, expected_absolute_lift
 
     lines = []
-    holdouts = {r["workflow_id"]: r for r in rows if r["is_holdout"]}
+    holdouts = {r["workflow_id"]: r for r in rows if r.get("arm_type") == "holdout"}
     for row in rows:
         holdout = holdouts.get(row["workflow_id"])
-        if row["is_holdout"] or holdout is None or row["workflow_id"] not in TRUTH or not row["audience"]:
+        if (
+            row["is_holdout"]
+            or holdout is None
+            or row["absolute_lift"] is None
+            or row["workflow_id"] not in TRUTH
+            or not row["audience"]
+        ):
             continue
         truth = expected_absolute_lift(
             row["workflow_id"], holdout["conversion_rate"], row["delivered"] / row["audience"]

@@ -6,9 +6,12 @@
 --   eligible_win_back: customers 7 (cycle 2026-03-01, 92 days > 90) and 8 (cycle 2026-02-01, 120 days).
 --     Excluded: 3 no consent, 4 blank email, 1/2/5 ordered recently.
 --   fct_sends: s1..s5 (s6 was selected after the run date); s1 and holdout s5 converted.
---   metrics_workflow_variants (win_back): a 1/2 converted, b 0/1, holdout 1/2;
+--   fct_journey_entries: one entry per ledger customer and cycle (win-back has one step); the entry of
+--     customer 3 is after the run date.
+--   metrics_workflow_variants (win_back, per entry): a 1/2 converted, b 0/1, holdout 1/2;
 --     a: lift 0 [-0.573419, 0.573419]; b: lift -0.5 [-0.905469, 0.391049].
-truncate raw.customers, raw.products, raw.orders, raw.order_lines, raw.message_events, loyalty.send_ledger;
+truncate raw.customers, raw.products, raw.orders, raw.order_lines, raw.message_events, loyalty.send_ledger,
+    loyalty.journey_entries;
 insert into raw.customers (customer_id, email, first_name, locale, timezone, signup_at, email_consent) values
  (1, 'Alice@Example.com', 'Alice', 'en-US', 'America/New_York', '2025-12-01 10:00+00', true),
  (2, 'bob@example.com', 'Bob', 'en-GB', 'Europe/London', '2025-12-01 10:00+00', true),
@@ -43,6 +46,13 @@ insert into loyalty.send_ledger (send_id, workflow_id, step_id, customer_id, cyc
  ('s4', 'win_back', 'email_1', 2, '2026-05-01', '2026-05-10', 'a', true, 'email', null, 'holdout'),
  ('s5', 'win_back', 'email_1', 5, '2024-01-01', '2026-05-10', 'holdout', true, 'email', null, 'holdout'),
  ('s6', 'win_back', 'email_1', 3, '2026-01-01', '2026-06-05', 'a', false, 'email', 'carol@example.com', 'pending');
+insert into loyalty.journey_entries (workflow_id, customer_id, cycle_key, entered_on, run_date, variant, is_holdout, context) values
+ ('win_back', 1, '2026-02-10', '2026-05-10', '2026-05-10', 'a', false, '{}'),
+ ('win_back', 7, '2026-03-01', '2026-05-10', '2026-05-10', 'a', false, '{}'),
+ ('win_back', 8, '2026-02-01', '2026-05-10', '2026-05-10', 'b', false, '{}'),
+ ('win_back', 2, '2026-05-01', '2026-05-10', '2026-05-10', 'holdout', true, '{}'),
+ ('win_back', 5, '2024-01-01', '2026-05-10', '2026-05-10', 'holdout', true, '{}'),
+ ('win_back', 3, '2026-01-01', '2026-06-05', '2026-06-05', 'a', false, '{}');
 insert into raw.message_events (event_id, provider, send_id, event_type, occurred_at, payload) values
  ('e1', 'sendgrid', 's1', 'delivered', '2026-05-10 13:00+00', '{}'),
  ('e2', 'sendgrid', 's1', 'open', '2026-05-10 14:00+00', '{}'),

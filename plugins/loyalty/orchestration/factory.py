@@ -212,11 +212,24 @@ def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
 
         return operations.summarize(spec_path, warehouse_url(), run_date_of(context), context["run_id"], planned)
 
+    @task(task_id="check_audience")
+    def check_audience(planned: dict, **context: Any) -> dict:
+        """Great Expectations gate: a failing audience is not sent, and the log says why."""
+        from loyalty import operations
+        from loyalty.orchestration.connections import warehouse_url
+
+        if planned.get("dry_run"):
+            return {"passed": True, "dry_run": True}
+        return operations.check_audience(spec_path, warehouse_url(), run_date_of(context))
+
     planned = plan()
+    gate = check_audience(planned)
     done = summarize(planned)
     for channel in channels:
         batch_ids = _batches_task(spec_path, channel)(planned)
+        gate >> batch_ids
         _send_task(spec_path, channel).expand(batch_id=batch_ids) >> done
+    gate >> done
 
 
 def _batches_task(spec_path: Path, channel: str):

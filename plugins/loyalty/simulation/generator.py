@@ -139,8 +139,11 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
     _copy(
         conn,
         "sim.truth",
-        ("workflow_id", "persuasion_rate", "effect_window_days", "description"),
-        ((t.workflow_id, t.persuasion_rate, t.effect_window_days, t.description) for t in TRUTH.values()),
+        ("workflow_id", "persuasion_rate", "effect_window_days", "description", "journey_days"),
+        (
+            (t.workflow_id, t.persuasion_rate, t.effect_window_days, t.description, t.journey_days)
+            for t in TRUTH.values()
+        ),
     )
     _copy(
         conn,

@@ -80,7 +80,10 @@ def _delivered(records: Iterable[Mapping[str, Any]]) -> Iterable[DeliveredMessag
 
 
 def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMessage], seed: int) -> int:
-    """Decide, once per message, whether its recipient is persuaded; schedule their extra order.
+    """Decide, once per exposure episode, whether the recipient is persuaded; schedule their extra order.
+
+    A message of a workflow delivered within the workflow's `journey_days` after the customer's last
+    counted message of it belongs to the same episode and is recorded as not counted.
 
     Returns the number of newly persuaded customers. A persuaded order is placed 1..window days
     after delivery, priced like the customer's own average order.
@@ -95,13 +98,22 @@ def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMess
         ).fetchall()
     )
     decided = {row[0] for row in conn.execute("select message_key from sim.reactions").fetchall()}
+    episodes = {
+        (workflow_id, customer_id): started
+        for workflow_id, customer_id, started in conn.execute(
+            "select workflow_id, customer_id, max(delivered_on) from sim.reactions where counted "
+            "group by workflow_id, customer_id"
+        ).fetchall()
+    }
     reactions, orders = [], []
-    for message in messages:
+    for message in sorted(messages, key=lambda m: (m.delivered_on, m.message_key)):
         customer_id = customer_ids.get(message.email)
         if customer_id is None or message.message_key in decided:
             continue
         truth = TRUTH[message.workflow_id]
-        persuaded = _uniform(seed, "persuade", message.message_key) < truth.persuasion_rate
+        started = episodes.get((message.workflow_id, customer_id))
+        counted = started is None or (message.delivered_on - started).days > truth.journey_days
+        persuaded = counted and _uniform(seed, "persuade", message.message_key) < truth.persuasion_rate
         order_id = None
         if persuaded:
             lag = 1 + int(_uniform(seed, "lag", message.message_key) * truth.effect_window_days)
@@ -111,12 +123,18 @@ def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMess
             )
             order_id = f"P-{message.workflow_id}-{message.message_key}"
             orders.append((order_id, customer_id, ordered_at))
+        if counted:
+            episodes[(message.workflow_id, customer_id)] = message.delivered_on
         reactions.append(
-            (message.message_key, customer_id, message.workflow_id, message.delivered_on, persuaded, order_id)
+            (message.message_key, customer_id, message.workflow_id, message.delivered_on, persuaded, order_id, counted)
         )
         decided.add(message.message_key)
     with conn.cursor() as cur:
-        cur.executemany("insert into sim.reactions values (%s, %s, %s, %s, %s, %s) on conflict do nothing", reactions)
+        cur.executemany(
+            "insert into sim.reactions (message_key, customer_id, workflow_id, delivered_on, persuaded, order_id, "
+            "counted) values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
+            reactions,
+        )
         cur.executemany(
             """
             insert into sim.scheduled_orders (order_id, customer_id, ordered_at, status, order_total)

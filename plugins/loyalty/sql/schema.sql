@@ -170,3 +170,19 @@ alter table loyalty.journey_entries add column if not exists is_global_holdout b
 create index if not exists send_ledger_customer_run_date on loyalty.send_ledger (customer_id, run_date);
 -- Crash reconciliation finds rows left in `sending`.
 create index if not exists send_ledger_sending on loyalty.send_ledger (workflow_id, updated_at) where status = 'sending';
+
+-- ---------------------------------------------------------------- raw: data quality results (loyalty.quality, Great Expectations)
+-- One row per expectation per validation run; rows of raw tables that broke an expectation go to
+-- raw.quarantine with rule 'expectation:<expectation type>:<column>'.
+create table if not exists raw.quality_results (
+    result_id        bigserial primary key,
+    validated_at     timestamptz not null default now(),
+    run_date         date,
+    suite_name       text not null,
+    expectation_type text not null,
+    column_name      text,
+    is_success       boolean not null,
+    element_count    bigint,
+    unexpected_count bigint,
+    details          jsonb not null default '{}'::jsonb
+);

@@ -37,3 +37,7 @@ create table if not exists sim.reactions (
     persuaded       boolean not null,
     order_id        text
 );
+-- counted: the message started an exposure episode (its persuasion was decided); false when it came
+-- within the workflow's journey_days of an earlier counted message to the same customer.
+alter table sim.reactions add column if not exists counted boolean not null default true;
+alter table sim.truth add column if not exists journey_days integer not null default 0;

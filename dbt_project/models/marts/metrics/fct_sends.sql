@@ -23,17 +23,25 @@ orders as (
 
 ),
 
+workflow_objectives as (
+
+    select * from {{ ref('workflow_objectives') }}
+
+),
+
 sends_as_of_run_date as (
 
     select
-        *,
+        sends.*,
         cast(
-            {{ dbt.dateadd('day', var('attribution_window_days'), 'run_date') }}
+            {{ dbt.dateadd('day', "coalesce(workflow_objectives.attribution_window_days, " ~ var('attribution_window_days') ~ ")", 'sends.run_date') }}
             as date
         ) as attribution_window_end_date
 
     from sends
-    where run_date <= {{ loyalty.run_date() }}
+    left join workflow_objectives
+        on sends.workflow_id = workflow_objectives.workflow_id
+    where sends.run_date <= {{ loyalty.run_date() }}
 
 ),
 
@@ -42,12 +50,15 @@ send_outcomes as (
     select
         send_id,
         max(case when event_type = 'delivered' then 1 else 0 end) as has_delivered_event,
-        max(case when event_type = 'bounce' then 1 else 0 end) as has_bounce_event,
+        max(
+            case when event_type in ('bounce', 'dropped', 'undelivered', 'failed') then 1 else 0 end
+        ) as has_bounce_event,
         max(case when event_type = 'open' then 1 else 0 end) as has_open_event,
         max(case when event_type = 'click' then 1 else 0 end) as has_click_event,
         max(
             case when event_type in ('unsubscribe', 'group_unsubscribe') then 1 else 0 end
-        ) as has_unsubscribe_event
+        ) as has_unsubscribe_event,
+        max(case when event_type = 'spamreport' then 1 else 0 end) as has_spam_report_event
 
     from message_events
     where
@@ -79,8 +90,8 @@ send_conversions as (
     from sends_as_of_run_date
     inner join completed_orders
         on sends_as_of_run_date.customer_id = completed_orders.customer_id
-        and completed_orders.ordered_date > sends_as_of_run_date.run_date
-        and completed_orders.ordered_date <= sends_as_of_run_date.attribution_window_end_date
+            and completed_orders.ordered_date > sends_as_of_run_date.run_date
+            and completed_orders.ordered_date <= sends_as_of_run_date.attribution_window_end_date
     group by sends_as_of_run_date.send_id
 
 ),
@@ -98,12 +109,14 @@ sends_joined_to_outcomes as (
         sends_as_of_run_date.is_holdout,
         sends_as_of_run_date.channel,
         sends_as_of_run_date.status,
+        sends_as_of_run_date.status_reason,
         sends_as_of_run_date.status = 'sent' as is_sent,
         coalesce(send_outcomes.has_delivered_event, 0) = 1 as is_delivered,
         coalesce(send_outcomes.has_bounce_event, 0) = 1 as is_bounced,
         coalesce(send_outcomes.has_open_event, 0) = 1 as is_opened,
         coalesce(send_outcomes.has_click_event, 0) = 1 as is_clicked,
         coalesce(send_outcomes.has_unsubscribe_event, 0) = 1 as is_unsubscribed,
+        coalesce(send_outcomes.has_spam_report_event, 0) = 1 as is_spam_reported,
         send_conversions.send_id is not null as is_converted,
         coalesce(send_conversions.revenue, 0) as revenue,
         sends_as_of_run_date.attribution_window_end_date,
@@ -131,12 +144,14 @@ final as (
         is_holdout,
         channel,
         status,
+        status_reason,
         is_sent,
         is_delivered,
         is_bounced,
         is_opened,
         is_clicked,
         is_unsubscribed,
+        is_spam_reported,
         is_converted,
         revenue,
         attribution_window_end_date,

@@ -1,0 +1,183 @@
+"""Measurement against the simulation's ground truth, for every workflow in workflows/.
+
+One module-scoped campaign: a synthetic retailer, every catalogue workflow driven in-process per
+simulated day (operations.plan_run → batches → send with the real SendGrid client against the
+emulator, whose signed webhooks reach the receiver), the world reacting to delivered messages, dbt
+building eligibility as of each day and the metric marts once every attribution window closed.
+Then: each workflow's per-entry lift interval covers the generator's true lift; the A/A workflow
+(feedback_request, no effect) covers zero and passes the sample-ratio check; and deleting part of
+one variant's entries makes the sample-ratio check fire.
+
+`LOYALTY_TRUTH_CUSTOMERS` (default 6000; `make test-truth` uses 20000) sets the world's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from loyalty import operations
+from loyalty.channels.sendgrid_email import SendGridEmail
+from loyalty.dbt import run_dbt
+from loyalty.demo import EMULATOR_API_KEY, DemoConfig, Stack, prepare_world, start_stack, world_moves
+from loyalty.paths import WORKFLOWS_DIR
+from loyalty.simulation import GeneratorConfig
+from loyalty.simulation.truth import TRUTH, expected_absolute_lift
+from loyalty.specs import spec_paths
+
+from ..conftest import empty_app_tables
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+
+CUSTOMERS = int(os.environ.get("LOYALTY_TRUTH_CUSTOMERS", "6000"))
+CONFIG = DemoConfig(GeneratorConfig(customers=CUSTOMERS, seed=23, campaign_days=28), run_every_days=3)
+AA_WORKFLOW = "feedback_request"
+
+
+@dataclass
+class Campaign:
+    url: str
+    stack: Stack
+
+
+def _run_workflows(url: str, stack: Stack, day: dt.date) -> None:
+    for spec_path in spec_paths(WORKFLOWS_DIR):
+        operations.plan_run(spec_path, url, day, f"truth-{day}", dry_run=False)
+        for channel, batch_ids in operations.batches(spec_path, url, day).items():
+            for batch_id in batch_ids:
+                if channel == "email":
+                    email = SendGridEmail(EMULATOR_API_KEY, "loyalty@example.com", host=stack.emulator.url)
+                    operations.send(spec_path, url, batch_id, email=email)
+                elif channel == "reward":
+                    operations.send(spec_path, url, batch_id)
+
+
+def _build_metrics(url: str) -> None:
+    command = ["build", "--select", "+path:models/marts/metrics", "--exclude", "resource_type:unit_test"]
+    run_dbt([*command, "--indirect-selection", "cautious"], url, CONFIG.generator.horizon_end)
+
+
+@pytest.fixture(scope="module")
+def campaign(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+    empty_app_tables(warehouse_url)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LOYALTY_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    prepare_world(warehouse_url, CONFIG, progress=lambda line: None)
+    with ExitStack() as stack:
+        running = start_stack(stack, warehouse_url, CONFIG.generator.seed)
+        for day in CONFIG.run_days():
+            world_moves(running, CONFIG, day)
+            running.set_clock(dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
+            run_dbt(
+                [
+                    "build",
+                    "--select",
+                    "+path:models/marts/workflows",
+                    "--exclude",
+                    "resource_type:test",
+                    "resource_type:unit_test",
+                ],
+                warehouse_url,
+                day,
+            )
+            _run_workflows(warehouse_url, running, day)
+            running.flush_webhooks()
+        world_moves(running, CONFIG, CONFIG.generator.horizon_end)
+        _build_metrics(warehouse_url)
+        yield Campaign(warehouse_url, running)
+    mp.undo()
+
+
+def _rows(url: str, query: str, params: list | None = None) -> list[dict]:
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def _pooled(url: str) -> dict[str, dict]:
+    rows = _rows(url, "select * from marts.metrics_workflow_incrementality where is_pooled")
+    return {row["workflow_id"]: {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in rows}
+
+
+class TestGroundTruth:
+    def test_every_workflow_is_measured_per_entry(self, campaign: Campaign) -> None:
+        """Every catalogue workflow entered customers in both arms, and the marts count each entry once."""
+        pooled = _pooled(campaign.url)
+        assert set(pooled) == set(TRUTH)
+        for workflow_id, row in pooled.items():
+            assert row["entries"] >= 50 and row["holdout_entries"] >= 5, (workflow_id, row)
+        entries = _rows(
+            campaign.url,
+            "select workflow_id, count(*) as n from loyalty.journey_entries "
+            "where not is_global_holdout group by workflow_id",
+        )
+        for entry in entries:
+            row = pooled[entry["workflow_id"]]
+            assert row["entries"] + row["holdout_entries"] == entry["n"]
+
+    def test_every_lift_interval_covers_the_truth(self, campaign: Campaign) -> None:
+        """For each workflow, the 95% interval of the pooled per-entry lift covers the generator's true
+        intent-to-treat lift rate × delivered share × (1 − holdout rate). The largest audience (win-back)
+        has the power to tell its effect from zero: its minimum detectable effect is below the truth and its
+        interval excludes zero."""
+        pooled = _pooled(campaign.url)
+        misses = []
+        for workflow_id, row in pooled.items():
+            truth = expected_absolute_lift(workflow_id, row["holdout_conversion_rate"], row["delivered_share"])
+            if not row["lift_ci_low"] <= truth <= row["lift_ci_high"]:
+                misses.append((workflow_id, truth, row["lift_ci_low"], row["lift_ci_high"]))
+        assert misses == []
+        win_back = pooled["win_back"]
+        truth = expected_absolute_lift("win_back", win_back["holdout_conversion_rate"], win_back["delivered_share"])
+        assert win_back["minimum_detectable_effect"] < truth
+        assert win_back["lift_ci_low"] > 0
+
+    def test_aa_workflow_covers_zero_and_passes_the_ratio_check(self, campaign: Campaign) -> None:
+        """feedback_request has no effect: its lift interval and its A/B difference cover zero, no
+        winner is declared, and the sample-ratio check passes (as it does for every workflow)."""
+        row = _pooled(campaign.url)[AA_WORKFLOW]
+        assert row["lift_ci_low"] <= 0 <= row["lift_ci_high"], row
+        experiments = _rows(campaign.url, "select * from marts.metrics_workflow_experiments")
+        aa = [r for r in experiments if r["workflow_id"] == AA_WORKFLOW]
+        challenger = next(r for r in aa if not r["is_control"])
+        assert challenger["difference_ci_low"] <= 0 <= challenger["difference_ci_high"]
+        assert all(r["winning_variant"] is None for r in aa)
+        assert [r["workflow_id"] for r in experiments if r["is_sample_ratio_mismatch"]] == []
+        assert all(r["srm_p_value"] >= 0.001 for r in experiments)
+
+    def test_broken_assignment_fires_the_ratio_check(self, campaign: Campaign) -> None:
+        """Deleting a third of one variant's journey entries (and their ledger rows) — a broken
+        assignment — makes the chi-square check fire for that workflow only, and no winner is declared."""
+        workflow_id = "win_back"
+        with psycopg.connect(campaign.url) as conn:
+            variant = conn.execute(
+                "select variant from loyalty.journey_entries where workflow_id = %s and not is_holdout "
+                "order by variant limit 1",
+                [workflow_id],
+            ).fetchone()[0]
+            conn.execute(
+                """with doomed as (
+                       delete from loyalty.journey_entries
+                       where workflow_id = %(w)s and variant = %(v)s and customer_id %% 3 = 0
+                       returning workflow_id, customer_id, cycle_key)
+                   delete from loyalty.send_ledger as sends using doomed
+                   where sends.workflow_id = doomed.workflow_id and sends.customer_id = doomed.customer_id
+                       and sends.cycle_key = doomed.cycle_key""",
+                {"w": workflow_id, "v": variant},
+            )
+        _build_metrics(campaign.url)
+        experiments = _rows(campaign.url, "select * from marts.metrics_workflow_experiments")
+        fired = {r["workflow_id"] for r in experiments if r["is_sample_ratio_mismatch"]}
+        assert fired == {workflow_id}
+        assert all(r["winning_variant"] is None for r in experiments if r["workflow_id"] == workflow_id)
+        scorecard = _rows(
+            campaign.url, "select * from marts.metrics_workflow_variants where workflow_id = %s", [workflow_id]
+        )
+        assert all(r["is_sample_ratio_mismatch"] for r in scorecard)
