@@ -84,3 +84,19 @@ def deliver_each(
         return [one(message) for message in messages]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(messages)), thread_name_prefix="deliver") as pool:
         return list(pool.map(one, messages))
+
+
+class PerMessageChannel:
+    """Channels whose API takes one message per request (SMS, push): subclasses provide `_send_one`,
+    `_contactability`, `lookup`, `limiter`, `concurrency` and `attempts`; delivery is shared."""
+
+    def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
+        return deliver_each(
+            messages,
+            self._send_one,  # type: ignore[attr-defined]
+            self.lookup,  # type: ignore[attr-defined]
+            self.limiter,  # type: ignore[attr-defined]
+            self.concurrency,  # type: ignore[attr-defined]
+            self.attempts,  # type: ignore[attr-defined]
+            self._contactability,  # type: ignore[attr-defined]
+        )

@@ -8,7 +8,7 @@ a service account (google-auth) is the deployment's job, outside this client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import httpx
 
@@ -22,7 +22,7 @@ from loyalty.channels.base import (
     TransientError,
     retry_after_seconds,
 )
-from loyalty.channels.delivery import deliver_each
+from loyalty.channels.delivery import PerMessageChannel
 from loyalty.channels.lookup import EmulatorLookup, no_lookup
 
 DEFAULT_HOST = "https://fcm.googleapis.com"
@@ -39,7 +39,7 @@ def _error_code(response: httpx.Response) -> tuple[str, str]:
     return (codes[0] if codes else error.get("status", "")), error.get("message", "")
 
 
-class FcmPush:
+class FcmPush(PerMessageChannel):
     """Sends rendered push notifications; title = subject, body = text."""
 
     channel = "push"
@@ -95,17 +95,6 @@ class FcmPush:
     @staticmethod
     def _contactability(error: PermanentError) -> str | None:
         return DEAD_TOKEN.get(error.code or "")
-
-    def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
-        return deliver_each(
-            messages,
-            self._send_one,
-            self.lookup,
-            self.limiter,
-            self.concurrency,
-            self.attempts,
-            self._contactability,
-        )
 
     def close(self) -> None:
         """Close pooled connections (the lookup's too)."""

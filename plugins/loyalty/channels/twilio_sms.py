@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
@@ -29,7 +29,7 @@ from loyalty.channels.base import (
     TransientError,
     retry_after_seconds,
 )
-from loyalty.channels.delivery import deliver_each
+from loyalty.channels.delivery import PerMessageChannel
 from loyalty.channels.lookup import EmulatorLookup, no_lookup
 
 # Twilio error codes that say the number itself is dead for us (loyalty.contactability reasons).
@@ -63,7 +63,7 @@ class RedirectingHttpClient(TwilioHttpClient):
         return dict(response.headers or {}) if response is not None else {}
 
 
-class TwilioSms:
+class TwilioSms(PerMessageChannel):
     """Sends rendered SMS one request each, `concurrency` at a time, paced to `rate_limit`/s."""
 
     channel = "sms"
@@ -122,17 +122,6 @@ class TwilioSms:
     @staticmethod
     def _contactability(error: PermanentError) -> str | None:
         return DEAD_NUMBER.get(int(error.code)) if error.code and error.code.isdigit() else None
-
-    def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
-        return deliver_each(
-            messages,
-            self._send_one,
-            self.lookup,
-            self.limiter,
-            self.concurrency,
-            self.attempts,
-            self._contactability,
-        )
 
     def close(self) -> None:
         """Close pooled connections (the lookup's too)."""
