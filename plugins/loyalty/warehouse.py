@@ -8,6 +8,7 @@ Resolution order, used by the CLI, dbt's profile, Airflow's connection and the t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,9 +144,14 @@ def connect(url: str | None = None, autocommit: bool = False) -> Iterator[psycop
         yield conn
 
 
+INCLUDE = re.compile(r"^-- include: (?P<name>[\w.]+\.sql)$", re.MULTILINE)
+
+
 def read_sql(name: str) -> str:
-    """The text of a `.sql` file shipped in loyalty/sql."""
-    return (SQL_DIR / name).read_text()
+    """The text of a `.sql` file shipped in loyalty/sql; `-- include: other.sql` lines are replaced
+    by that file's text, so statements share a CTE instead of copying it."""
+    text = (SQL_DIR / name).read_text()
+    return INCLUDE.sub(lambda match: read_sql(match.group("name")), text)
 
 
 def run_sql_file(conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None) -> None:
