@@ -7,7 +7,9 @@ are written to two CSV seeds (`loyalty specs objectives` writes them; a test che
   description, the holdout share and the attribution window;
 - `workflow_variants.csv`: one row per workflow and A/B variant — its weight and position (the
   first variant is the control the others are compared with), the expected shares of the
-  sample-ratio check.
+  sample-ratio check;
+- `workflow_rewards.csv`: one row per reward step — the points (and coupon) it grants, which the
+  points ledger credits for every `sent` reward row of the send ledger.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ OBJECTIVE_COLUMNS = (
     "start_date",
 )
 VARIANT_COLUMNS = ("workflow_id", "variant", "variant_position", "weight")
+REWARD_COLUMNS = ("workflow_id", "step_id", "points", "coupon")
 
-__all__ = ["objective_rows", "render_seeds", "variant_rows", "write_seeds"]
+__all__ = ["objective_rows", "render_seeds", "reward_rows", "variant_rows", "write_seeds"]
 
 
 def objective_rows(specs: list[WorkflowSpec]) -> list[dict[str, object]]:
@@ -62,6 +65,16 @@ def variant_rows(specs: list[WorkflowSpec]) -> list[dict[str, object]]:
     ]
 
 
+def reward_rows(specs: list[WorkflowSpec]) -> list[dict[str, object]]:
+    from loyalty.channels.rewards import reward_steps
+
+    return [
+        {"workflow_id": spec.id, "step_id": step.id, "points": step.points or 0, "coupon": step.coupon or ""}
+        for spec in sorted(specs, key=lambda s: s.id)
+        for step in sorted(reward_steps(spec).values(), key=lambda r: r.id)
+    ]
+
+
 def _csv(columns: tuple[str, ...], rows: list[dict[str, object]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -76,6 +89,7 @@ def render_seeds(workflows_dir: Path = WORKFLOWS_DIR) -> dict[str, str]:
     return {
         "workflow_objectives.csv": _csv(OBJECTIVE_COLUMNS, objective_rows(specs)),
         "workflow_variants.csv": _csv(VARIANT_COLUMNS, variant_rows(specs)),
+        "workflow_rewards.csv": _csv(REWARD_COLUMNS, reward_rows(specs)),
     }
 
 

@@ -95,4 +95,23 @@ def test_warehouse_dag_renders_one_task_per_model_from_a_manifest(airflow_home: 
     # cosmos names a model's task `dbt.<model>.run` (grouped with its tests) or `dbt.<model>_run` (no tests)
     missing = {m for m in models if f"dbt.{m}.run" not in task_ids and f"dbt.{m}_run" not in task_ids}
     assert not missing
-    assert "marts_ready" in task_ids
+    _assert_quality_gates_around_dbt(bag.dags["loyalty_warehouse"])
+
+
+def _assert_quality_gates_around_dbt(dag) -> None:
+    """check_raw runs before every dbt task; check_features after all of them, and only it emits
+    the Asset the workflow DAGs are scheduled on (a failed drift check starts no workflow)."""
+    check_raw, check_features = dag.get_task("check_raw"), dag.get_task("check_features")
+    dbt_tasks = [t for t in dag.tasks if t.task_id not in {"check_raw", "check_features"}]
+    assert dbt_tasks
+    assert all(t.task_id in check_raw.get_flat_relative_ids(upstream=False) for t in dbt_tasks)
+    assert all(t.task_id in check_features.get_flat_relative_ids(upstream=True) for t in dbt_tasks)
+    emitting = {t.task_id for t in dag.tasks if any(getattr(o, "uri", None) for o in t.outlets)}
+    assert emitting == {"check_features"}
+
+
+def test_warehouse_dag_checks_raw_data_before_dbt_and_features_after(airflow_home: Path, monkeypatch) -> None:
+    monkeypatch.delenv("LOYALTY_DBT_MANIFEST", raising=False)
+    bag = _dagbag(DAGS_DIR)
+    assert bag.import_errors == {}
+    _assert_quality_gates_around_dbt(bag.dags["loyalty_warehouse"])

@@ -42,6 +42,7 @@ ELIGIBILITY_MODELS = (
     "eligible_birthday",
     "eligible_vip_appreciation",
     "eligible_feedback_request",
+    "eligible_points_expiry",
 )
 
 

@@ -170,3 +170,26 @@ def test_every_catalogue_workflow_plans_and_renders(run: Run, spec_path) -> None
             assert samples, f"{step['step_id']} planned {step['planned']} messages but rendered none"
             assert all(sample["subject"] and "{{" not in sample["subject"] for sample in samples)
     assert _one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0
+
+
+def test_every_warehouse_run_checked_raw_data_and_features(run: Run) -> None:
+    """The warehouse DAG's Great Expectations tasks ran on every campaign day: the raw suites before
+    dbt, the feature drift check after it (from the second run date on: the first has nothing to
+    compare), and the data quality mart shows them beside the workflow's audience checks."""
+    days = CONFIG.run_days()
+    with psycopg.connect(run.url) as conn:
+        suites = conn.execute(
+            "select run_date, array_agg(distinct suite_name order by suite_name) from raw.quality_results "
+            "group by run_date"
+        ).fetchall()
+        kinds = dict(
+            conn.execute(
+                "select suite_kind, count(distinct run_date) from marts.data_quality_results group by suite_kind"
+            ).fetchall()
+        )
+    by_day = dict(suites)
+    for index, day in enumerate(days):
+        assert {"raw_customers", "raw_orders", "raw_order_lines"} <= set(by_day[day]), day
+        if index:
+            assert "features" in by_day[day], day
+    assert kinds["raw"] >= len(days) and kinds["features"] >= len(days) - 1 and kinds["audience"] >= 1

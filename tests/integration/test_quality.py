@@ -9,7 +9,7 @@ import pytest
 
 from loyalty import operations
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.quality import check_audience, check_raw
+from loyalty.quality import check_audience, check_features, check_raw
 
 from .conftest import RUN_DATE
 
@@ -93,9 +93,66 @@ class TestRawChecks:
         assert not report.passed
         with psycopg.connect(url) as conn:
             rules = conn.execute(
-                "select rule, row_data ->> 'order_id' from raw.quarantine where source_table = 'orders' order by rule"
+                "select rule, row_data ->> 'order_id' from raw.quarantine "
+                "where source_table = 'raw.orders' order by rule"
             ).fetchall()
         assert rules == [
             ("expectation:expect_column_values_to_be_between:order_total", "bad"),
             ("expectation:expect_column_values_to_be_in_set:has_known_customer", "bad"),
         ]
+
+
+def _features(url: str, days: dict[dt.date, float]) -> None:
+    """A stand-in for marts.dim_customers: 200 customers per run date, every feature scaled by `days[d]`."""
+    with psycopg.connect(url) as conn:
+        conn.execute("create schema if not exists marts")
+        conn.execute("drop table if exists marts.dim_customers cascade")
+        conn.execute(
+            """create table marts.dim_customers (customer_id int, run_date date, order_count int,
+               days_since_last_order int, average_order_value numeric, tenure_days int,
+               churn_risk_score numeric, predicted_clv_365d numeric)"""
+        )
+        for day, scale in days.items():
+            conn.execute(
+                """insert into marts.dim_customers
+                   select id, %(day)s, round(3 * %(s)s), round(40 * %(s)s), 55.5 * %(s)s, round(400 * %(s)s),
+                          least(0.3 * %(s)s, 1), 120 * %(s)s
+                   from generate_series(1, 200) as id""",
+                {"day": day, "s": scale},
+            )
+
+
+class TestFeatureChecks:
+    PREVIOUS, TODAY = RUN_DATE - dt.timedelta(days=1), RUN_DATE
+
+    def test_stable_features_pass_and_are_recorded(self, clean_warehouse: str) -> None:
+        _features(clean_warehouse, {self.PREVIOUS: 1.0, self.TODAY: 1.1})
+        report = check_features(clean_warehouse, self.TODAY)
+        assert report.passed, report.reasons
+        with psycopg.connect(clean_warehouse) as conn:
+            recorded = conn.execute(
+                "select count(*), bool_and(is_success) from raw.quality_results where suite_name = 'features'"
+            ).fetchone()
+        assert recorded[0] > 0 and recorded[1] is True
+
+    def test_the_first_run_date_has_nothing_to_compare(self, clean_warehouse: str) -> None:
+        _features(clean_warehouse, {self.TODAY: 1.0})
+        assert check_features(clean_warehouse, self.TODAY).passed
+
+    def test_drift_fails_the_airflow_task_without_retry(self, clean_warehouse: str, monkeypatch) -> None:
+        """Features that doubled overnight fail the warehouse DAG's check_features task with
+        AirflowFailException (no retry; it emits the Asset that starts the workflows only on success),
+        naming each feature that moved."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from loyalty.orchestration.factory import warehouse_dag
+
+        _features(clean_warehouse, {self.PREVIOUS: 1.0, self.TODAY: 2.0})
+        report = check_features(clean_warehouse, self.TODAY)
+        assert not report.passed
+        assert any("order_count" in reason for reason in report.reasons)
+        monkeypatch.delenv("AIRFLOW_CONN_LOYALTY_WAREHOUSE", raising=False)
+        monkeypatch.setenv("LOYALTY_WAREHOUSE_URL", clean_warehouse)
+        task = warehouse_dag().get_task("check_features")
+        with pytest.raises(AirflowFailException, match=r"feature drift: .*average_order_value"):
+            task.python_callable(params={"run_date": self.TODAY.isoformat()})

@@ -58,7 +58,7 @@ def _profile_config():
 DBT_VARS = {"run_date": "{{ params.run_date or ds }}"}
 
 
-def _dbt_build_task(select: str | None, outlets: list[Asset]):
+def _dbt_build_task(select: list[str] | None, outlets: list[Asset]):
     """One `dbt build` task through cosmos (dbtRunner in-process): fast for daily and simulated runs."""
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
@@ -70,7 +70,7 @@ def _dbt_build_task(select: str | None, outlets: list[Asset]):
         project_dir=str(DBT_PROJECT_DIR),
         profile_config=_profile_config(),
         vars=DBT_VARS,
-        select=[select] if select else None,
+        select=select,
         invocation_mode=InvocationMode.DBT_RUNNER,
         emit_datasets=False,
         install_deps=False,
@@ -96,8 +96,51 @@ def _dbt_model_tasks(manifest: Path) -> None:
     )
 
 
+def _check_raw_task():
+    @task(task_id="check_raw")
+    def check_raw(**context: Any) -> dict:
+        """Great Expectations on the raw tables before dbt: every result in raw.quality_results,
+        failing rows in raw.quarantine with the expectation. Reports; does not stop the build (the
+        dbt contract decides which rows reach the marts)."""
+        from dataclasses import asdict
+
+        from loyalty.orchestration.connections import warehouse_url
+        from loyalty.quality import check_raw
+
+        report = check_raw(warehouse_url(), run_date_of(context))
+        for reason in report.reasons:
+            log.warning("raw data: %s", reason)
+        return asdict(report)
+
+    return check_raw()
+
+
+def _check_features_task():
+    @task(task_id="check_features", outlets=[WAREHOUSE_ASSET])
+    def check_features(**context: Any) -> dict:
+        """Great Expectations drift check of today's features against the previous run date: a
+        failure stops here without retries, so the workflow DAGs (scheduled on this task's Asset) do not select
+        audiences from broken features; the log says which feature moved and how far."""
+        from dataclasses import asdict
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from loyalty.orchestration.connections import warehouse_url
+        from loyalty.quality import QualityCheckFailed, check_features
+
+        report = check_features(warehouse_url(), run_date_of(context))
+        try:
+            report.raise_for_failure()
+        except QualityCheckFailed as failure:  # the data, not the machine: retrying cannot help
+            raise AirflowFailException(f"feature drift: {failure}") from failure
+        return asdict(report)
+
+    return check_features()
+
+
 def warehouse_dag() -> DAG:
-    """dbt build of the whole project; its Asset starts the workflow DAGs."""
+    """check_raw -> dbt build of the whole project -> check_features, whose Asset starts the
+    workflow DAGs."""
     with DAG(
         dag_id="loyalty_warehouse",
         schedule="@daily",
@@ -108,18 +151,28 @@ def warehouse_dag() -> DAG:
         default_args={"owner": "data-platform", **DEFAULT_ARGS},
         params=RUN_PARAMS,
         doc_md=(
-            "Builds the dbt project (staging, customer features, segments, eligibility, metrics) as of the run "
-            "date with astronomer-cosmos. Default: one `dbt build` task. With `LOYALTY_DBT_MANIFEST` pointing at "
-            "a manifest compiled at build time (`loyalty dbt-manifest`), one task per model instead."
+            "Checks the raw tables with Great Expectations (`check_raw`: results in raw.quality_results, "
+            "failing rows quarantined), builds the dbt project (staging, customer features, segments, "
+            "eligibility) as of the run date with astronomer-cosmos, then checks the features for drift "
+            "against the previous run date (`check_features`). Only a passing `check_features` emits the "
+            "Asset that starts the workflow DAGs. Default: one `dbt build` task. With `LOYALTY_DBT_MANIFEST` "
+            "pointing at a manifest compiled at build time (`loyalty dbt-manifest`), one task per model instead."
         ),
     ) as dag:
+        raw_checked = _check_raw_task()
         manifest = os.environ.get(DBT_MANIFEST_ENV)
         if manifest:
             _dbt_model_tasks(Path(manifest))
-            leaves = list(dag.leaves)
-            leaves >> EmptyOperator(task_id="marts_ready", outlets=[WAREHOUSE_ASSET])
+            roots = [t for t in dag.roots if t.task_id != "check_raw"]
+            leaves = [t for t in dag.leaves if t.task_id != "check_raw"]
+            raw_checked >> roots
+            marts_built = EmptyOperator(task_id="marts_built")
+            leaves >> marts_built
+            built = marts_built
         else:
-            _dbt_build_task(None, [WAREHOUSE_ASSET])
+            built = _dbt_build_task(None, [])
+            raw_checked >> built
+        built >> _check_features_task()
     return dag
 
 
@@ -134,9 +187,12 @@ def metrics_dag() -> DAG:
         tags=["loyalty", "metrics", "dbt"],
         default_args={"owner": "analytics", **DEFAULT_ARGS},
         params=RUN_PARAMS,
-        doc_md="Rebuilds the metric marts (funnel, conversions, lift with confidence intervals).",
+        doc_md=(
+            "Rebuilds the metric marts (funnel, conversions, lift with confidence intervals) and the data "
+            "quality results (the day's audience checks land after the warehouse build)."
+        ),
     ) as dag:
-        _dbt_build_task("+path:models/marts/metrics", [])
+        _dbt_build_task(["+path:models/marts/metrics", "+data_quality_results"], [])
     return dag
 
 

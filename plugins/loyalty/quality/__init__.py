@@ -15,10 +15,19 @@ nothing is built at import or DAG-parse time (Great Expectations is imported ins
 from loyalty.quality.checks import (
     AudienceCheck,
     AudienceCheckFailed,
+    QualityCheckFailed,
     QualityReport,
     check_audience,
     check_features,
     check_raw,
 )
 
-__all__ = ["AudienceCheck", "AudienceCheckFailed", "QualityReport", "check_audience", "check_features", "check_raw"]
+__all__ = [
+    "AudienceCheck",
+    "AudienceCheckFailed",
+    "QualityCheckFailed",
+    "QualityReport",
+    "check_audience",
+    "check_features",
+    "check_raw",
+]

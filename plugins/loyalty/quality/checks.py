@@ -52,9 +52,19 @@ class AudienceCheckFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class QualityReport:
+    """A raw or features check's verdict; `reasons` names each failed expectation and its suite."""
+
     passed: bool
     reasons: list[str] = field(default_factory=list)
     quarantined: int = 0
+
+    def raise_for_failure(self) -> None:
+        if not self.passed:
+            raise QualityCheckFailed("; ".join(self.reasons))
+
+
+class QualityCheckFailed(RuntimeError):
+    """Data failed a quality gate: what reads it downstream must not run on it."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +249,10 @@ def check_raw(url: str, run_date: dt.date) -> QualityReport:
             frame = _frame(conn, RAW_SQL[table])
             outcomes = _validate(frame, suite)
             _record(conn, run_date, suite.name, outcomes)
-            conn.execute("delete from raw.quarantine where source_table = %s and rule like 'expectation:%%'", [table])
+            source_table = f"raw.{table}"
+            conn.execute(
+                "delete from raw.quarantine where source_table = %s and rule like 'expectation:%%'", [source_table]
+            )
             rows = []
             for outcome in outcomes:
                 if outcome.success:
@@ -248,7 +261,7 @@ def check_raw(url: str, run_date: dt.date) -> QualityReport:
                 rule = f"expectation:{outcome.expectation_type}:{outcome.column or ''}"
                 for index in outcome.unexpected_index_list:
                     record = frame.iloc[index].drop(labels=list(RAW_HELPER_COLUMNS & set(frame.columns)))
-                    rows.append((table, rule, record.to_json(date_format="iso")))
+                    rows.append((source_table, rule, record.to_json(date_format="iso")))
             with conn.cursor() as cur:
                 cur.executemany(
                     "insert into raw.quarantine (source_table, rule, row_data) values (%s, %s, %s::jsonb)", rows

@@ -77,6 +77,12 @@ TRUTH: dict[str, WorkflowTruth] = {
             "A thank-you to Champions persuades 6% of them to order within 13 days.",
         ),
         WorkflowTruth(
+            "points_expiry_reminder",
+            0.09,
+            12,
+            "A reminder that points are about to expire persuades 9% of those customers to order within 12 days.",
+        ),
+        WorkflowTruth(
             "feedback_request",
             0.0,
             13,

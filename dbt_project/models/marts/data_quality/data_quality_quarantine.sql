@@ -3,6 +3,8 @@
 -- check in the int_*_validated models. Nothing is dropped silently: for each raw table, its valid
 -- rows in the marts plus its rows here (row-level rules) add up to the rows in raw.
 -- A malformed email or phone quarantines the value only (the customer stays, without it).
+-- Rows a Great Expectations raw suite failed (loyalty.quality.check_raw, rule `expectation:…`) have
+-- scope `expectation`: they are reported here; the contract rules above decide what reaches the marts.
 
 {{ config(materialized='table') }}
 
@@ -98,7 +100,10 @@ quarantined_rows as (
         source_table,
         cast(quarantine_id as {{ dbt.type_string() }}) as row_key,
         quarantine_rule,
-        'loader' as quarantine_scope,
+        case
+            when quarantine_rule like 'expectation:%' then 'expectation'
+            else 'loader'
+        end as quarantine_scope,
         quarantined_at as detected_at
 
     from loader_rejections
