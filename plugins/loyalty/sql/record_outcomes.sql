@@ -1,14 +1,12 @@
--- What the provider said about each claimed row, in one statement (arrays of equal length, one
--- element per row). Only rows still in 'sending' change: a row is recorded once.
+-- What the provider said about each claimed row, in one statement: %(outcomes)s is one JSON array
+-- of {send_id, status, provider_message_id, reason, response}, one element per row (one parameter,
+-- encoded once, instead of five arrays of a thousand elements each). Only rows still in 'sending'
+-- change: a row is recorded once.
 with outcomes as (
     select *
-    from unnest(
-        %(send_ids)s::text[],
-        %(statuses)s::text[],
-        %(provider_message_ids)s::text[],
-        %(reasons)s::text[],
-        %(responses)s::jsonb[]
-    ) as outcome (send_id, status, provider_message_id, reason, response)
+    from jsonb_to_recordset(%(outcomes)s::jsonb) as outcome (
+        send_id text, status text, provider_message_id text, reason text, response jsonb
+    )
 )
 
 update loyalty.send_ledger as ledger

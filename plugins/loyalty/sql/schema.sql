@@ -82,7 +82,7 @@ create table if not exists loyalty.send_ledger (
     is_holdout          boolean not null,
     channel             text not null,
     recipient           text,
-    context             jsonb,
+    context             jsonb,  -- null for new rows: the audience row lives once, in loyalty.journey_entries
     status              text not null,
     status_reason       text,
     batch_id            text,
