@@ -17,13 +17,13 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo test test-fast test-truth lint format airflow-ui report clean stop
+.PHONY: install demo test test-fast test-truth lint format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - run a real loyalty workflow end to end (installs on first use)"
 	@echo "make test   - run the whole test suite (installs on first use)"
-	@echo "make lint | format | report | airflow-ui | stop | clean"
+	@echo "make lint | format | report | report-html | dashboards | airflow-ui | stop | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -46,7 +46,7 @@ test: install
 test-fast: install
 	$(VENV)/bin/pytest -m "not e2e"
 
-# The ground-truth measurement test at a larger size (more power; ~10 minutes). `make test` runs it at 6000 customers.
+# The ground-truth measurement test at a larger size (more power; ~10 minutes). `make test` runs it at 7000 customers.
 test-truth: install
 	LOYALTY_TRUTH_CUSTOMERS=20000 $(VENV)/bin/pytest tests/integration/test_ground_truth.py -v
 
@@ -61,12 +61,27 @@ format: install
 report: install
 	$(VENV)/bin/loyalty report
 
+# The same figures as a self-contained HTML page with charts (opens offline).
+report-html: install
+	$(VENV)/bin/loyalty report --html $(STATE)/report.html
+
+# Apache Superset on the demo's warehouse (own virtualenv, installed on first use), read-only public view.
+dashboards: install | $(UV)
+	$(VENV)/bin/loyalty dashboards
+
+# Re-pin Superset's virtualenv (superset/requirements.in -> requirements.txt with hashes).
+superset-lock: | $(UV)
+	$(UV) pip compile superset/requirements.in --generate-hashes --python-version 3.11 \
+		--python-platform linux --quiet -o superset/requirements.txt
+
 airflow-ui: install
 	$(VENV)/bin/loyalty airflow-ui
 
 stop: install
+	$(VENV)/bin/loyalty dashboards stop
 	$(VENV)/bin/loyalty warehouse stop
 
 clean:
+	-$(VENV)/bin/loyalty dashboards stop
 	-$(VENV)/bin/loyalty warehouse stop
 	rm -rf $(STATE) $(VENV)

@@ -249,6 +249,10 @@ def demo(
         "See the same runs in the Airflow UI:  make airflow-ui   "
         f"(AIRFLOW_HOME={airflow_home()}; http://localhost:8080, no login)"
     )
+    console.print(
+        "See the results on the Superset dashboards:  make dashboards   (http://localhost:8088, read-only, no login); "
+        "or offline:  .venv/bin/loyalty report --html report.html"
+    )
 
 
 @app.command("airflow-ui")
@@ -278,19 +282,112 @@ def airflow_ui(
 @app.command("report")
 def report_command(
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report with charts (opens offline).")
+    ] = None,
 ) -> None:
-    """Per workflow and variant results from the metric marts."""
+    """Per workflow and variant results from the metric marts (JSON: every figure the dashboards show)."""
     from loyalty import report, warehouse
 
-    with warehouse.connect() as conn:
-        rows = report.fetch_results(conn)
-    if format == "json":
-        print(report.to_json(rows))
-    elif format == "table":
-        console.print(report.render_table(rows))
-    else:
+    if format not in {"table", "json"}:
         console.print(f"[red]unknown format {format!r}[/red]: use table or json")
         raise typer.Exit(2)
+    with warehouse.connect() as conn:
+        figures = report.fetch_report(conn) if html or format == "json" else None
+        rows = figures["workflows"] if figures else report.fetch_results(conn)
+    if html:
+        from loyalty.report_html import render_html
+
+        html.write_text(render_html(figures))
+        console.print(f"HTML report written to {html.resolve()}", highlight=False)
+    elif format == "json":
+        print(report.to_json(figures))
+    else:
+        console.print(report.render_table(rows))
+
+
+dashboards_app = typer.Typer(
+    help="Apache Superset with the loyalty dashboards (superset/bundle): `loyalty dashboards` starts it.",
+    invoke_without_command=True,
+)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.callback()
+def dashboards(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8088,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    detach: Annotated[
+        bool, typer.Option(help="Leave it running in the background (`loyalty dashboards stop`).")
+    ] = False,
+) -> None:
+    """Start Superset on the warehouse (installed on first use), import the dashboards, print their URLs.
+
+    Anonymous visitors get a read-only view (local demo only; production: superset/docker-compose.yml).
+    Runs until Ctrl-C unless --detach."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal
+    import time
+
+    from loyalty import warehouse
+    from loyalty.bi import superset
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if not detach:  # `kill` and a closed terminal stop it as cleanly as Ctrl-C, even while it starts
+        signal.signal(signal.SIGTERM, interrupted)
+        signal.signal(signal.SIGHUP, interrupted)
+    try:
+        try:
+            server = superset.start(warehouse.resolve_url(), port=port, host=host, progress=console.print)
+        except RuntimeError as error:
+            console.print(f"[red]{error}[/red]", highlight=False)
+            raise typer.Exit(1) from error
+        console.print(f"Superset at {server.url} (read-only public view; log {server.log_path})", highlight=False)
+        for slug, title in superset.DASHBOARDS.items():
+            console.print(f"  {title:<18} {server.dashboard_url(slug)}", highlight=False)
+        if detach:
+            console.print("running in the background: `loyalty dashboards stop` (or `make stop`) stops it")
+            return
+        console.print("Ctrl-C stops it")
+        while superset.running() is not None:
+            time.sleep(1)
+        console.print("[red]Superset exited[/red]; see its log")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        superset.stop()
+        console.print("stopped")
+
+
+@dashboards_app.command("stop")
+def dashboards_stop() -> None:
+    """Stop the Superset `loyalty dashboards --detach` started."""
+    from loyalty.bi import superset
+
+    console.print("stopped Superset" if superset.stop() else "Superset was not running")
+
+
+@dashboards_app.command("install")
+def dashboards_install() -> None:
+    """Install Superset into its own virtualenv (pinned by superset/requirements.txt); idempotent."""
+    from loyalty.bi import superset
+
+    console.print(f"Superset ready in {superset.install(console.print)}", highlight=False)
+
+
+@dashboards_app.command("bundle")
+def dashboards_bundle(
+    output: Annotated[Path, typer.Argument(help="ZIP to write (for `superset import-dashboards -p`).")],
+) -> None:
+    """Write superset/bundle as an importable ZIP pointed at the resolved warehouse."""
+    from loyalty import warehouse
+    from loyalty.bi import superset
+
+    superset.bundle_zip(warehouse.resolve_url(), output)
+    console.print(f"bundle written to {output}", highlight=False)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
-"""Per workflow and variant results from the metric marts, as a table or JSON.
+"""Per workflow and variant results from the metric marts, as a table, JSON or a static HTML page.
 
 One row per workflow and arm of marts.metrics_workflow_variants (per journey entry): funnel, conversions,
 revenue, lift against the own holdout with its 95% interval, the A/B verdict (sample-ratio check, winner)
-and the objective's progress. The JSON carries every column of the mart.
+and the objective's progress. The JSON carries every column of the mart, and the figures the dashboards
+show (`fetch_report`): A/B per variant, objectives, the daily trend, program KPIs, tiers, retention cohorts
+and data quality — the same numbers the Superset dashboards and `loyalty report --html` display.
 """
 
 from __future__ import annotations
@@ -48,8 +50,91 @@ def fetch_results(conn: psycopg.Connection) -> list[dict]:
     return [{key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()} for row in rows]
 
 
-def to_json(rows: list[dict]) -> str:
-    return json.dumps({"workflows": rows}, indent=2, default=str)
+def _plain(value):
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _query(conn: psycopg.Connection, relation: str, query: str) -> list[dict]:
+    """Rows of a query on one relation; [] when the relation is not built yet (e.g. before the metrics DAG)."""
+    if conn.execute("select to_regclass(%s)", [relation]).fetchone()[0] is None:
+        return []
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [{key: _plain(value) for key, value in row.items()} for row in cur.execute(query).fetchall()]
+
+
+def fetch_report(conn: psycopg.Connection) -> dict:
+    """Everything the dashboards show, from the marts (Great Expectations results: marts.data_quality_results)."""
+    kpis = _query(conn, "marts.metrics_loyalty_kpis", "select * from marts.metrics_loyalty_kpis order by order_month")
+    quarantine = _query(
+        conn,
+        "marts.data_quality_quarantine",
+        """select source_table, quarantine_rule, quarantine_scope, count(*)::int as rows
+           from marts.data_quality_quarantine group by 1, 2, 3 order by rows desc, 1, 2, 3""",
+    )
+    checks = _query(
+        conn,
+        "marts.data_quality_results",
+        """select suite_kind, suite_name, expectation_type, count(*)::int as checks,
+                  count(*) filter (where not is_success)::int as failed,
+                  coalesce(sum(unexpected_count), 0)::bigint as unexpected_values
+           from marts.data_quality_results group by 1, 2, 3 order by 1, 2, 3""",
+    )
+    return {
+        "workflows": fetch_results(conn),
+        "experiments": _query(
+            conn,
+            "marts.metrics_workflow_experiments",
+            "select * from marts.metrics_workflow_experiments order by workflow_id, variant_position",
+        ),
+        "objectives": _query(
+            conn,
+            "marts.metrics_workflow_objectives",
+            "select * from marts.metrics_workflow_objectives order by workflow_id, entry_week",
+        ),
+        "daily": _query(
+            conn,
+            "marts.metrics_workflow_funnel",
+            """select run_date, sum(targeted)::int as targeted, sum(sent)::int as sent,
+                      sum(delivered)::int as delivered, sum(opened)::int as opened, sum(clicked)::int as clicked,
+                      sum(converted)::int as converted
+               from marts.metrics_workflow_funnel group by run_date order by run_date""",
+        ),
+        "program": {
+            "revenue": sum(row["revenue"] or 0 for row in kpis),
+            "orders": sum(row["orders"] or 0 for row in kpis),
+            "customers_with_orders": max((row["customers_with_orders"] or 0 for row in kpis), default=0),
+            "points_liability": None,  # no points ledger in the warehouse yet
+            "months": kpis,
+            "tiers": _query(
+                conn,
+                "marts.dim_customers",
+                """select customers.loyalty_tier, count(*)::int as customers,
+                          sum(customers.revenue_365d)::float as revenue_365d
+                   from marts.dim_customers as customers
+                   left join seeds.loyalty_tiers as tiers on tiers.loyalty_tier = customers.loyalty_tier
+                   where customers.run_date = (select max(run_date) from marts.dim_customers)
+                   group by customers.loyalty_tier, tiers.tier_rank order by tiers.tier_rank""",
+            ),
+            "retention": _query(
+                conn,
+                "marts.metrics_retention_cohorts",
+                "select * from marts.metrics_retention_cohorts order by cohort_month, months_since_first_order",
+            ),
+        },
+        "data_quality": {
+            "quarantined": sum(row["rows"] for row in quarantine),
+            "quarantine": quarantine,
+            "checks": sum(row["checks"] for row in checks),
+            "checks_failed": sum(row["failed"] for row in checks),
+            "suites": checks,
+        },
+    }
+
+
+def to_json(rows: list[dict] | dict) -> str:
+    """JSON of the scorecard rows, or of a whole `fetch_report`."""
+    document = rows if isinstance(rows, dict) else {"workflows": rows}
+    return json.dumps(document, indent=2, default=str)
 
 
 def render_table(rows: list[dict]):
