@@ -3,8 +3,9 @@
 One row per workflow and arm of marts.metrics_workflow_variants (per journey entry): funnel, conversions,
 revenue, lift against the own holdout with its 95% interval, the A/B verdict (sample-ratio check, winner)
 and the objective's progress. The JSON carries every column of the mart, and the figures the dashboards
-show (`fetch_report`): A/B per variant, objectives, the daily trend, program KPIs, tiers, retention cohorts
-and data quality — the same numbers the Superset dashboards and `loyalty report --html` display.
+show (`fetch_report`): A/B per variant, objectives, the daily trend, program KPIs, the points liability (its
+latest day, and per month), tiers, retention cohorts and data quality — the same numbers the Superset
+dashboards and `loyalty report --html` display.
 """
 
 from __future__ import annotations
@@ -79,12 +80,33 @@ def fetch_report(conn: psycopg.Connection) -> dict:
                   coalesce(sum(unexpected_count), 0)::bigint as unexpected_values
            from marts.data_quality_results group by 1, 2, 3 order by 1, 2, 3""",
     )
+    points_latest = _query(
+        conn,
+        "marts.metrics_points_liability",
+        """select activity_date, points_outstanding, liability_value
+           from marts.metrics_points_liability order by activity_date desc limit 1""",
+    )
+    points_monthly = _query(
+        conn,
+        "marts.metrics_points_liability",
+        """select date_trunc('month', activity_date)::date as month,
+                  sum(points_earned)::bigint as points_earned, sum(points_rewarded)::bigint as points_rewarded,
+                  sum(points_expired)::bigint as points_expired,
+                  (array_agg(points_outstanding order by activity_date desc))[1] as points_outstanding,
+                  (array_agg(liability_value order by activity_date desc))[1] as liability_value
+           from marts.metrics_points_liability group by 1 order by 1""",
+    )
     return {
         "workflows": fetch_results(conn),
         "experiments": _query(
             conn,
             "marts.metrics_workflow_experiments",
             "select * from marts.metrics_workflow_experiments order by workflow_id, variant_position",
+        ),
+        "attribution": _query(
+            conn,
+            "marts.metrics_workflow_attribution",
+            "select * from marts.metrics_workflow_attribution order by workflow_id, variant",
         ),
         "objectives": _query(
             conn,
@@ -103,7 +125,8 @@ def fetch_report(conn: psycopg.Connection) -> dict:
             "revenue": sum(row["revenue"] or 0 for row in kpis),
             "orders": sum(row["orders"] or 0 for row in kpis),
             "customers_with_orders": max((row["customers_with_orders"] or 0 for row in kpis), default=0),
-            "points_liability": None,  # no points ledger in the warehouse yet
+            "points_liability": next(iter(points_latest), None),
+            "points_monthly": points_monthly,
             "months": kpis,
             "tiers": _query(
                 conn,

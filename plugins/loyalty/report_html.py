@@ -54,13 +54,13 @@ def _percent_axis(axes, axis: str = "y") -> None:
     (axes.yaxis if axis == "y" else axes.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
 
 
-def _grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str) -> str:
+def _grouped_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str, rotation: int = 15) -> str:
     figure, axes = _figure(6.4, 3.2)
     width = 0.8 / max(len(series), 1)
     for index, (name, values) in enumerate(series.items()):
         positions = [i + (index - (len(series) - 1) / 2) * width for i in range(len(labels))]
         axes.bar(positions, values, width, label=name, color=PALETTE[index % len(PALETTE)])
-    axes.set_xticks(range(len(labels)), labels, rotation=15, ha="right", fontsize=8)
+    axes.set_xticks(range(len(labels)), labels, rotation=rotation, ha="right", fontsize=8)
     axes.set_title(title, fontsize=10, loc="left")
     axes.legend(fontsize=7, ncols=3, frameon=False)
     return _svg(figure)
@@ -90,7 +90,7 @@ def _intervals(labels: Sequence[str], points: Sequence[float], lows: Sequence[fl
 
 
 def _lines(dates: Sequence, series: dict[str, Sequence[float]], title: str, percent: bool = False,
-           target: float | None = None) -> str:  # fmt: skip
+           target: float | None = None, integer: bool = False) -> str:  # fmt: skip
     figure, axes = _figure()
     for index, (name, values) in enumerate(series.items()):
         axes.plot(dates, values, marker="o", markersize=3, label=name, color=PALETTE[index % len(PALETTE)])
@@ -98,6 +98,8 @@ def _lines(dates: Sequence, series: dict[str, Sequence[float]], title: str, perc
         axes.axhline(target, color=PALETTE[5], linestyle="--", linewidth=1, label="target")
     if percent:
         _percent_axis(axes)
+    if integer:  # thousands separators, no scientific offset
+        axes.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
     axes.tick_params(axis="x", labelsize=7, rotation=30)
     axes.tick_params(axis="y", labelsize=8)
     axes.set_title(title, fontsize=10, loc="left")
@@ -169,6 +171,10 @@ def _table(rows: Iterable[dict], columns: Sequence[Column]) -> str:
 
 def _text(value) -> str:
     return "—" if value is None else str(value)
+
+
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.1f}×"
 
 
 def _arm(row: dict) -> str:
@@ -256,6 +262,30 @@ def render_html(report: dict, generated_at: dt.datetime | None = None) -> str:
                 ],
             )
         )
+        attribution = report.get("attribution") or []
+        if attribution:
+            parts.append(
+                "<h3>Attributed vs incremental</h3>"
+                '<p class="note">What an attribution rule would credit (every order inside a delivered message\'s '
+                "window; last touch; clicks only) next to the incremental revenue measured against the holdout: "
+                "the ratio is the over-credit.</p>"
+            )
+            parts.append(
+                _table(
+                    attribution,
+                    [
+                        ("workflow", "workflow_id", _text),
+                        ("variant", "variant", _text),
+                        ("window revenue", "window_revenue", _money),
+                        ("last-touch revenue", "last_touch_revenue", _money),
+                        ("click-only revenue", "click_revenue", _money),
+                        ("incremental revenue", "incremental_revenue", _money),
+                        ("95% CI low", "incremental_revenue_ci_low", _money),
+                        ("95% CI high", "incremental_revenue_ci_high", _money),
+                        ("window ÷ incremental", "window_to_incremental_revenue_ratio", _ratio),
+                    ],
+                )
+            )
     else:
         parts.append('<p class="note">No workflow results yet: run the metrics DAG (make demo does).</p>')
 
@@ -304,11 +334,39 @@ def render_html(report: dict, generated_at: dt.datetime | None = None) -> str:
     parts.append(
         f"<p>Revenue (all months) <b>{_money(program['revenue'])}</b> · orders <b>{_count(program['orders'])}</b> · "
         f"customers with orders <b>{_count(program['customers_with_orders'])}</b></p>"
-        '<p class="note">Points liability: not shown — the warehouse has no points ledger yet '
-        "(tiers come from trailing 365-day revenue).</p>"
+    )
+    liability, points_months = program.get("points_liability"), program.get("points_monthly") or []
+    parts.append(
+        f"<p>Points liability <b>{_money(liability['liability_value'])}</b> · points outstanding "
+        f"<b>{_count(liability['points_outstanding'])}</b> (as of {liability['activity_date']})</p>"
+        if liability
+        else '<p class="note">Points liability: no points ledger built yet (marts.metrics_points_liability).</p>'
     )
     months = program["months"]
     parts.append('<div class="charts">')
+    if points_months:
+        labels = [str(m["month"])[:7] for m in points_months]
+        parts.append(
+            "<figure>"
+            + _lines(
+                labels,
+                {"points outstanding": [m["points_outstanding"] or 0 for m in points_months]},
+                "Points outstanding (month end)",
+                integer=True,
+            )
+            + "</figure><figure>"
+            + _grouped_bars(
+                labels,
+                {
+                    "earned": [m["points_earned"] or 0 for m in points_months],
+                    "granted by rewards": [m["points_rewarded"] or 0 for m in points_months],
+                    "expired": [m["points_expired"] or 0 for m in points_months],
+                },
+                "Points earned, granted by rewards and expired per month",
+                rotation=45,
+            )
+            + "</figure>"
+        )
     if months:
         dates = [str(m["order_month"])[:7] for m in months]
         parts.append("<figure>" + _lines(dates, {"revenue": [m["revenue"] or 0 for m in months]}, "Monthly revenue"))

@@ -124,7 +124,12 @@ def _build_world(url: str) -> None:
         end = CONFIG.generator.horizon_end
         world_moves(running, CONFIG, end)
     check_raw(url, end)
-    marts = ["+path:models/marts/metrics", "+path:models/marts/data_quality", "+path:models/marts/customers"]
+    marts = [
+        "+path:models/marts/metrics",
+        "+path:models/marts/data_quality",
+        "+path:models/marts/customers",
+        "+path:models/marts/loyalty_program",  # the points ledger and its liability
+    ]
     run_dbt(["build", "--select", *marts, "--exclude", "resource_type:test", "resource_type:unit_test"], url, end)
 
 

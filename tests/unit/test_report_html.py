@@ -69,6 +69,19 @@ def figures() -> dict:
                 ("empty_arm", 0, None, None, None, False),
             )
         ],
+        "attribution": [
+            {
+                "workflow_id": "win_back",
+                "variant": "ten_percent_off",
+                "window_revenue": 9_150.0,
+                "last_touch_revenue": 8_700.0,
+                "click_revenue": 1_020.5,
+                "incremental_revenue": 3_050.0,
+                "incremental_revenue_ci_low": 610.0,
+                "incremental_revenue_ci_high": 5_490.0,
+                "window_to_incremental_revenue_ratio": 3.0,
+            }
+        ],
         "objectives": [
             {
                 "workflow_id": "win_back",
@@ -87,7 +100,22 @@ def figures() -> dict:
             "revenue": 1213459.97,
             "orders": 10746,
             "customers_with_orders": 1919,
-            "points_liability": None,
+            "points_liability": {
+                "activity_date": dt.date(2026, 6, 30),
+                "points_outstanding": 1234567,
+                "liability_value": 12345.67,
+            },
+            "points_monthly": [
+                {
+                    "month": dt.date(2026, month, 1),
+                    "points_earned": 100000 + month,
+                    "points_rewarded": 2000 + month,
+                    "points_expired": 30000 + month,
+                    "points_outstanding": 1000000 + month * 1000,
+                    "liability_value": 10000.0 + month * 10,
+                }
+                for month in (4, 5, 6)
+            ],
             "months": [
                 {
                     "order_month": dt.date(2026, month, 1),
@@ -157,16 +185,18 @@ class TestHtmlReport:
             assert not str(attrs.get("href", "")).startswith(("http", "//")), (tag, attrs)
 
     def test_draws_the_key_charts_as_svg(self, figures: dict) -> None:
-        """Funnel, lift with intervals, daily trend, objective, A/B intervals, revenue, rates, tiers, retention and
-        quarantine: each an inline SVG plot with axes, not a table."""
+        """Funnel, lift with intervals, daily trend, objective, A/B intervals, points outstanding, points per month,
+        revenue, rates, tiers, retention and quarantine: each an inline SVG plot with axes, not a table."""
         page = render_html(figures)
-        assert page.count("<svg") == 10
+        assert page.count("<svg") == 12
         for title in (
             "Funnel per arm",
             "Lift against holdout, 95% interval",
             "Daily sends and outcomes",
             "Objective of win_back",
             "Conversion rate per variant, 95% Wilson interval",
+            "Points outstanding (month end)",
+            "Points earned, granted by rewards and expired per month",
             "Monthly revenue",
             "Repeat and churn rates",
             "Customers per tier",
@@ -181,8 +211,30 @@ class TestHtmlReport:
         for text in ("327", "8.41%", "+8.41%", "-1.23%", "18.65%", "7,411.50", "1,213,459.97", "10,746", "1,919"):
             assert text in page, text
         assert "Sample-ratio mismatch in: win_back" in page
-        assert "Points liability: not shown" in page
         assert "empty_arm" not in page  # variants without entries are left out
+
+    def test_shows_attributed_next_to_incremental(self, figures: dict) -> None:
+        """The over-credit is visible: window, last-touch and click-only revenue beside the incremental revenue
+        and its interval, with their ratio."""
+        page = render_html(figures)
+        assert "Attributed vs incremental" in page
+        for text in ("9,150.00", "8,700.00", "1,020.50", "3,050.00", "610.00", "5,490.00", "3.0×"):
+            assert text in page, text
+
+    def test_shows_the_points_liability(self, figures: dict) -> None:
+        """The latest day of marts.metrics_points_liability: its value and the points outstanding, with the day."""
+        page = render_html(figures)
+        assert "Points liability <b>12,345.67</b> · points outstanding <b>1,234,567</b> (as of 2026-06-30)" in page
+        assert "not shown" not in page
+
+    def test_without_points_ledger(self, figures: dict) -> None:
+        """Before the points marts are built: a note instead of the figure, no points charts."""
+        figures["program"]["points_liability"] = None
+        figures["program"]["points_monthly"] = []
+        page = render_html(figures)
+        assert "Points liability: no points ledger built yet" in page
+        assert "Points outstanding (month end)" not in page
+        assert page.count("<svg") == 10
 
     def test_escapes_text(self, figures: dict) -> None:
         assert "Gold &lt;VIP&gt;" in render_html(figures)
@@ -198,6 +250,8 @@ class TestHtmlReport:
                 "revenue": 0,
                 "orders": 0,
                 "customers_with_orders": 0,
+                "points_liability": None,
+                "points_monthly": [],
                 "months": [],
                 "tiers": [],
                 "retention": [],
@@ -213,5 +267,13 @@ class TestJson:
 
     def test_whole_report(self, figures: dict) -> None:
         document = json.loads(report.to_json(figures))
-        assert set(document) == {"workflows", "experiments", "objectives", "daily", "program", "data_quality"}
+        assert set(document) == {
+            "workflows",
+            "experiments",
+            "attribution",
+            "objectives",
+            "daily",
+            "program",
+            "data_quality",
+        }
         assert document["daily"][0]["run_date"] == "2026-06-01"
