@@ -8,7 +8,9 @@
    (what a loop over Airflow's SendGrid provider does);
 2. SMS: the twilio client with bounded concurrency (threads over one pooled session) vs a
    sequential loop with the same client, rate limit off; once as fast as the local emulator
-   answers, once with a realistic provider latency (--sms-latency, default 50 ms);
+   answers, once with a realistic provider latency (--sms-latency, default 50 ms); then the full
+   ledger path in 2 and 4 parallel send processes (--sms-processes; Airflow mapped send tasks in
+   the channel's pool: separate processes, each with bounded threads, --sms-process-threads);
 3. ledger write: entering + planning N audience rows (hash assignment, routing, policies, unique
    key, indexes) vs a bare `INSERT ... SELECT` of the same rows into a copy of the ledger table;
 4. peak memory (max RSS) of a process that sends a whole N-customer audience, batch after batch:
@@ -44,11 +46,12 @@ from loyalty.warehouse import connect, init_schema  # noqa: E402
 
 API_KEY = "SG.bench"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 32, "bench-token"
+SMS_BATCH = 500  # SMS batches: the audience splits evenly over 2 and 4 send processes
 DAY = dt.date(2026, 6, 1)
 TEMPLATE = {"en": {"subject": "Hi {{ first_name }}", "body": "<p>We miss you, {{ first_name }}</p>", "text": "Hi"}}
 
 
-def spec_file(folder: Path, name: str, channel: str):
+def spec_file(folder: Path, name: str, channel: str, batch_size: int | None = None):
     data = {
         "id": name,
         "name": name,
@@ -62,6 +65,8 @@ def spec_file(folder: Path, name: str, channel: str):
         },
         "steps": [{"id": "m", "type": "message", "channel": channel}],
     }
+    if batch_size is not None:
+        data["batch_size"] = batch_size
     path = folder / f"{name}.yml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -156,8 +161,19 @@ def email(url: str, emulator: str, folder: Path, n: int, baseline_n: int, tasks:
     )
 
 
-def sms(url: str, emulator: str, folder: Path, n: int, sequential_n: int, concurrency: int, latency: float) -> None:
-    spec = load_spec(spec_file(folder, "bench_sms", "sms"))
+def sms(
+    url: str,
+    emulator: str,
+    folder: Path,
+    n: int,
+    sequential_n: int,
+    concurrency: int,
+    latency: float,
+    processes: list[int],
+    process_threads: int,
+) -> None:
+    spec_path = spec_file(folder, "bench_sms", "sms", batch_size=SMS_BATCH)
+    spec = load_spec(spec_path)
     day = DAY + dt.timedelta(days=1)  # one workflow message per customer and day (priority policy)
     audience(url, "bench_sms", n, day)
     figures, loads = {}, {}
@@ -193,6 +209,10 @@ def sms(url: str, emulator: str, folder: Path, n: int, sequential_n: int, concur
     )
     print(f"sms    full ledger path, {concurrency} threads           {full:>10,.0f} sms/s  ({load()})")
     print(f"sms    speed-up                                  {figures['bounded'] / figures['sequential']:>10,.1f}x")
+    for count in processes:
+        rate = sms_processes(url, emulator, spec_path, day, n, count, process_threads)
+        label = f"{count} processes x {process_threads} threads"
+        print(f"sms    full ledger path, {label:<25}{rate:>10,.0f} sms/s  ({n:,} sms; {load()})")
     httpx.post(f"{emulator}/_emulator/settings", json={"sms": {"latency_s": latency}}, timeout=10)
     try:
         for label, threads, count in (("bounded", concurrency, min(n, 2000)), ("sequential", 1, 100)):
@@ -215,6 +235,65 @@ def sms(url: str, emulator: str, folder: Path, n: int, sequential_n: int, concur
     print(
         f"sequential {figures['sequential']:,.0f} sms/s ({figures['bounded'] / figures['sequential']:.0f}x; {load()})"
     )
+
+
+SMS_CHILD = """
+import sys
+from functools import partial
+sys.path.insert(0, sys.argv[5])
+from loyalty import ledger
+from loyalty.channels.twilio_sms import TwilioSms
+from loyalty.specs import load_spec
+from loyalty.warehouse import connect
+url, spec_path, emulator, threads = sys.argv[1:5]
+batches = sys.argv[6:]
+spec = load_spec(__import__("pathlib").Path(spec_path))
+client = TwilioSms("AC" + "0" * 32, "bench-token", "+15005550006", "http://127.0.0.1:9/cb", host=emulator,
+                   concurrency=int(threads))
+print("ready", flush=True)
+sys.stdin.readline()
+sent = 0
+for batch in batches:
+    sent += ledger.send_batch(partial(connect, url), spec, batch, {"sms": client})["sent"]
+client.close()
+print(sent, flush=True)
+"""
+
+
+def sms_processes(
+    url: str, emulator: str, spec_path: Path, day: dt.date, n: int, processes: int, threads: int
+) -> float:
+    """SMS/s through the full ledger path with `processes` send tasks in parallel (an Airflow pool's
+    slots are separate worker processes), each sending its share of the batches with `threads`
+    bounded threads. Timed from the moment every process has imported and built its client."""
+    spec = load_spec(spec_path)
+    reset(url, emulator, spec.id)
+    with psycopg.connect(url) as conn:
+        ledger.plan(conn, spec, day)
+        batches = ledger.assign_batches(conn, spec, day)["sms"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-c", SMS_CHILD, url, str(spec_path), emulator, str(threads), str(ROOT / "plugins")]
+    children = [
+        subprocess.Popen(
+            [*command, *batches[index::processes]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for index in range(processes)
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    started = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    sent = sum(int(child.communicate()[0].split()[-1]) for child in children)
+    rate = sent / (time.perf_counter() - started)
+    assert sent == n, (sent, n)
+    return rate
 
 
 def ledger_write(url: str, folder: Path, n: int) -> None:
@@ -314,10 +393,12 @@ def main() -> None:
     parser.add_argument("--email-baseline", type=int, default=1_000)
     parser.add_argument("--email-tasks", default="1,2,4", help="parallel send tasks, one figure each")
     parser.add_argument("--email-latency", type=float, default=0.1, help="seconds per request, second email run")
-    parser.add_argument("--sms", type=int, default=5_000)
+    parser.add_argument("--sms", type=int, default=8_000)
     parser.add_argument("--sms-sequential", type=int, default=1_000)
     parser.add_argument("--sms-concurrency", type=int, default=32)
     parser.add_argument("--sms-latency", type=float, default=0.05, help="seconds per request, second SMS run")
+    parser.add_argument("--sms-processes", default="2,4", help="parallel send processes, one figure each")
+    parser.add_argument("--sms-process-threads", type=int, default=8, help="bounded threads in each send process")
     parser.add_argument("--ledger-rows", type=int, default=1_000_000)
     parser.add_argument("--memory-sizes", default="10000,100000")
     parser.add_argument("--skip", default="", help="comma-separated: email,sms,ledger,memory")
@@ -341,7 +422,9 @@ def main() -> None:
             tasks = [int(t) for t in args.email_tasks.split(",")]
             email(url, emulator.url, folder, args.emails, args.email_baseline, tasks, args.email_latency)
         if "sms" not in skip:
-            sms(url, emulator.url, folder, args.sms, args.sms_sequential, args.sms_concurrency, args.sms_latency)
+            processes = [int(p) for p in args.sms_processes.split(",") if p]
+            sms_args = (args.sms, args.sms_sequential, args.sms_concurrency, args.sms_latency)
+            sms(url, emulator.url, folder, *sms_args, processes, args.sms_process_threads)
         if "ledger" not in skip:
             ledger_write(url, folder, args.ledger_rows)
         if "memory" not in skip:

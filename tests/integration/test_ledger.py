@@ -15,7 +15,7 @@ from loyalty.channels.base import Outcome
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.services import Service
 from loyalty.specs import WorkflowSpec
-from loyalty.warehouse import connect, read_sql
+from loyalty.warehouse import connect, init_schema, read_sql
 
 from .conftest import API_KEY, RUN_DATE
 
@@ -102,6 +102,39 @@ class TestPlanning:
             (first, "sent", "x.recvd-0", None, {"status_code": 202, "x_message_id": "x"}, True),
             (second, "pending", None, "retries exhausted: HTTP 429", None, False),
         ]
+
+    def test_existing_warehouse_converges_to_the_ledger_indexes(self, clean_warehouse: str) -> None:
+        """Applying the schema to a warehouse built before the index changes drops the indexes no
+        query needs and adds the partial one; the one-row-per-cycle constraint stays."""
+        with psycopg.connect(clean_warehouse) as conn:
+            conn.execute("create index journey_entries_entered on loyalty.journey_entries (workflow_id, entered_on)")
+            conn.execute("create index send_ledger_workflow_status on loyalty.send_ledger (workflow_id, status)")
+            conn.commit()
+        init_schema(clean_warehouse)
+        with psycopg.connect(clean_warehouse) as conn:
+            indexes = {
+                name: definition
+                for name, definition in conn.execute(
+                    """select indexname, indexdef from pg_indexes
+                       where schemaname = 'loyalty' and tablename in ('send_ledger', 'journey_entries')"""
+                ).fetchall()
+            }
+        assert "journey_entries_entered" not in indexes and "send_ledger_workflow_status" not in indexes
+        assert "WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]))" in indexes["send_ledger_workflow_open"]
+        assert "UNIQUE" in indexes["send_ledger_one_per_cycle"]
+
+    def test_recipient_is_the_routed_channels_address(self, audience: str, spec: WorkflowSpec) -> None:
+        """Each planned row carries the address of the channel it was routed to, from the entry."""
+        with psycopg.connect(audience) as conn:
+            ledger.plan(conn, spec, RUN_DATE)
+            rows = conn.execute(
+                """select ledger.channel, ledger.recipient, entry.context
+                   from loyalty.send_ledger as ledger
+                   inner join loyalty.journey_entries as entry using (workflow_id, customer_id, cycle_key)
+                   where ledger.status = 'pending'"""
+            ).fetchall()
+        field_of = {"email": "email", "sms": "phone", "push": "push_token"}
+        assert rows and all(recipient == context[field_of[channel]] for channel, recipient, context in rows)
 
 
 class TestSending:

@@ -40,9 +40,9 @@ exists (
 {%- endmacro -%}
 {%- macro address(channel) -%}
 {%- if channel == 'reward' -%}null
-{%- elif channel == 'email' -%}decided.context ->> 'email'
-{%- elif channel == 'sms' -%}decided.context ->> 'phone'
-{%- elif channel == 'push' -%}decided.context ->> 'push_token'
+{%- elif channel == 'email' -%}chosen.context ->> 'email'
+{%- elif channel == 'sms' -%}chosen.context ->> 'phone'
+{%- elif channel == 'push' -%}chosen.context ->> 'push_token'
 {%- endif -%}
 {%- endmacro -%}
 with candidates as (
@@ -143,7 +143,7 @@ checked as (
 {%- endfor %}
 ),
 
-routed as (
+channel_chosen as (
     -- Channel fallback: the first channel in the step's order with consent, an address and no suppression.
     select
         checked.*,
@@ -157,6 +157,26 @@ routed as (
             or ({{ consented(channel) }} and checked.is_{{ channel }}_suppressed)
 {%- endfor %} as has_suppressed_channel
     from checked
+),
+
+routed as (
+    -- Only what the policies and the insert need, the recipient resolved here: the policies read
+    -- this twice, so Postgres materialises it, and the audience row (context) carried along was
+    -- written to a temporary file with every row (~300 MB for 1M rows).
+    select
+        chosen.customer_id,
+        chosen.cycle_key,
+        chosen.variant,
+        chosen.is_holdout,
+        chosen.is_global_holdout,
+        chosen.channel,
+        chosen.has_suppressed_channel,
+        case chosen.channel
+{%- for channel in channels %}
+            when '{{ channel }}' then {{ address(channel) }}
+{%- endfor %}
+        end as recipient
+    from channel_chosen as chosen
 ),
 
 {% include "plan_policies.sql" %}
@@ -177,11 +197,7 @@ select
     decided.variant,
     decided.is_holdout,
     coalesce(decided.channel, %(first_channel)s),
-    case decided.channel
-{%- for channel in channels %}
-        when '{{ channel }}' then {{ address(channel) }}
-{%- endfor %}
-    end,
+    decided.recipient,
     decided.status,
     decided.status_reason,
     %(priority)s

@@ -98,7 +98,12 @@ create table if not exists loyalty.send_ledger (
     )
 );
 create index if not exists send_ledger_batch on loyalty.send_ledger (batch_id) where batch_id is not null;
-create index if not exists send_ledger_workflow_status on loyalty.send_ledger (workflow_id, status);
+-- Open rows of a workflow (batch assignment, the audience gate, crash reconciliation): partial, so
+-- recording an outcome (sending -> sent | failed) and holdout / suppressed rows add no entry. It
+-- replaces a (workflow_id, status) index over every row (dropped where it exists).
+drop index if exists loyalty.send_ledger_workflow_status;
+create index if not exists send_ledger_workflow_open on loyalty.send_ledger (workflow_id, status)
+    where status in ('pending', 'sending');
 
 -- ---------------------------------------------------------------- loyalty: journeys and run summaries
 -- One row per customer per journey cycle: who entered when, in which arm. Every step of the
@@ -115,7 +120,11 @@ create table if not exists loyalty.journey_entries (
     created_at      timestamptz not null default now(),
     primary key (workflow_id, customer_id, cycle_key)
 );
-create index if not exists journey_entries_entered on loyalty.journey_entries (workflow_id, entered_on);
+-- No index besides the key: planning scans a workflow's entries by the key's workflow_id prefix and
+-- the re-entry check looks each customer up by its (workflow_id, customer_id) prefix. A
+-- (workflow_id, entered_on) index only duplicated that and cost a write per entered customer
+-- (dropped where it exists).
+drop index if exists loyalty.journey_entries_entered;
 
 -- What each DAG run did, per step: the data team's audit trail (also in the task log).
 create table if not exists loyalty.workflow_runs (
