@@ -13,16 +13,24 @@
 {%- endmacro %}
 
 {#
-    A 1–5 quintile score by rank within the query's rows, ordered by `order_by` (ascending = higher
-    score for higher values): 1 + floor(5 × (rank − 1) / (rows − 1)), capped at 5. Exact (numeric
-    arithmetic on Postgres), deterministic under ties (tied rows share the lowest rank of their group).
+    A 1–5 quintile score from a rank among `row_count` ranked rows: 1 + floor(5 × (rank − 1) / (rows − 1)),
+    capped at 5. Exact (numeric arithmetic on Postgres); the lowest rank scores 1 and the highest 5.
 #}
-{% macro quintile_score(order_by) -%}
+{% macro quintile_score(value_rank, row_count) -%}
     cast(
         least(
             5,
-            1 + floor(5.0 * (rank() over (order by {{ order_by }}) - 1) / greatest(count(*) over () - 1, 1))
+            1 + floor(5.0 * ({{ value_rank }} - 1) / greatest({{ row_count }} - 1, 1))
         )
         as {{ dbt.type_int() }}
     )
+{%- endmacro %}
+
+{#
+    In a query grouped by a value: the rank() its rows would get ordered by `order_by` — 1 + the number of
+    rows with a value before it — so tied rows share the lowest rank of their group. Ranking the few
+    distinct values instead of every row spares the database a sort of every row.
+#}
+{% macro rank_of_value_group(order_by) -%}
+    1 + coalesce(sum(count(*)) over (order by {{ order_by }} rows between unbounded preceding and 1 preceding), 0)
 {%- endmacro %}

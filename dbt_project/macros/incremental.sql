@@ -46,3 +46,22 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    Data tests' `where:` config may name the run date as `__run_date__` (YAML configs cannot call
+    macros): the tests of models that keep one slice per run date, or carry rows forward, check only
+    the rows this build wrote, so a daily test costs one day, not the whole history. dbt's own
+    get_where_subquery, with the placeholder replaced by loyalty.run_date().
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- set where = where | replace('__run_date__', loyalty.run_date()) -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -16,7 +16,20 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
+    select
+        customer_id,
+        run_date,
+        order_count,
+        lifetime_revenue,
+        average_order_value,
+        first_order_date,
+        days_since_last_order,
+        expected_interpurchase_days,
+        days_between_last_two_orders,
+        tenure_days,
+        loyalty_tier
+
+    from {{ ref('dim_customers') }}
     where run_date = {{ loyalty.run_date() }}
 
 ),
@@ -33,19 +46,80 @@ personas as (
 
 ),
 
+buyers as (
+
+    select
+        customer_id,
+        days_since_last_order,
+        order_count,
+        lifetime_revenue
+
+    from customers
+    where order_count > 0
+
+),
+
+buyer_count as (
+
+    select count(*) as buyers
+    from buyers
+
+),
+
+-- Each distinct recency, frequency and monetary value with its rank among the buyers (ties share the
+-- lowest rank of their group, as rank() gives them).
+recency_ranks as (
+
+    select
+        days_since_last_order,
+        {{ loyalty.rank_of_value_group('days_since_last_order desc') }} as value_rank
+
+    from buyers
+    group by days_since_last_order
+
+),
+
+frequency_ranks as (
+
+    select
+        order_count,
+        {{ loyalty.rank_of_value_group('order_count') }} as value_rank
+
+    from buyers
+    group by order_count
+
+),
+
+monetary_ranks as (
+
+    select
+        lifetime_revenue,
+        {{ loyalty.rank_of_value_group('lifetime_revenue') }} as value_rank
+
+    from buyers
+    group by lifetime_revenue
+
+),
+
 buyers_scored as (
 
     -- Quintile scores from the rank: 1 + floor(5 × (rank − 1) / (buyers − 1)), capped at 5. Ties share
     -- a rank, so they share a score and the scores never depend on row order; the lowest value always
     -- scores 1 and the highest 5.
     select
-        customer_id,
-        {{ loyalty.quintile_score('days_since_last_order desc') }} as recency_score,
-        {{ loyalty.quintile_score('order_count') }} as frequency_score,
-        {{ loyalty.quintile_score('lifetime_revenue') }} as monetary_score
+        buyers.customer_id,
+        {{ loyalty.quintile_score('recency_ranks.value_rank', 'buyer_count.buyers') }} as recency_score,
+        {{ loyalty.quintile_score('frequency_ranks.value_rank', 'buyer_count.buyers') }} as frequency_score,
+        {{ loyalty.quintile_score('monetary_ranks.value_rank', 'buyer_count.buyers') }} as monetary_score
 
-    from customers
-    where order_count > 0
+    from buyers
+    cross join buyer_count
+    inner join recency_ranks
+        on buyers.days_since_last_order = recency_ranks.days_since_last_order
+    inner join frequency_ranks
+        on buyers.order_count = frequency_ranks.order_count
+    inner join monetary_ranks
+        on buyers.lifetime_revenue = monetary_ranks.lifetime_revenue
 
 ),
 
@@ -60,6 +134,38 @@ buyers_with_frequency_monetary as (
 
 ),
 
+score_cells as (
+
+    select distinct
+        recency_score,
+        frequency_monetary_score
+
+    from buyers_with_frequency_monetary
+
+),
+
+-- The segment of each (recency, frequency-monetary) cell that occurs: the first rule by priority.
+score_cells_segmented as (
+
+    select
+        score_cells.recency_score,
+        score_cells.frequency_monetary_score,
+        rfm_segments.rfm_segment,
+        row_number() over (
+            partition by score_cells.recency_score, score_cells.frequency_monetary_score
+            order by rfm_segments.priority
+        ) as segment_match_rank
+
+    from score_cells
+    left join rfm_segments
+        on
+            score_cells.recency_score
+            between rfm_segments.recency_score_min and rfm_segments.recency_score_max
+            and score_cells.frequency_monetary_score
+            between rfm_segments.frequency_monetary_score_min and rfm_segments.frequency_monetary_score_max
+
+),
+
 buyers_segmented as (
 
     select
@@ -68,19 +174,14 @@ buyers_segmented as (
         buyers_with_frequency_monetary.frequency_score,
         buyers_with_frequency_monetary.monetary_score,
         buyers_with_frequency_monetary.frequency_monetary_score,
-        rfm_segments.rfm_segment,
-        row_number() over (
-            partition by buyers_with_frequency_monetary.customer_id
-            order by rfm_segments.priority
-        ) as segment_match_rank
+        score_cells_segmented.rfm_segment
 
     from buyers_with_frequency_monetary
-    left join rfm_segments
+    left join score_cells_segmented
         on
-            buyers_with_frequency_monetary.recency_score
-            between rfm_segments.recency_score_min and rfm_segments.recency_score_max
-            and buyers_with_frequency_monetary.frequency_monetary_score
-            between rfm_segments.frequency_monetary_score_min and rfm_segments.frequency_monetary_score_max
+            buyers_with_frequency_monetary.recency_score = score_cells_segmented.recency_score
+            and buyers_with_frequency_monetary.frequency_monetary_score = score_cells_segmented.frequency_monetary_score
+            and score_cells_segmented.segment_match_rank = 1
 
 ),
 
@@ -150,9 +251,7 @@ final as (
 
     from customers_with_lifecycle
     left join buyers_segmented
-        on
-            customers_with_lifecycle.customer_id = buyers_segmented.customer_id
-            and buyers_segmented.segment_match_rank = 1
+        on customers_with_lifecycle.customer_id = buyers_segmented.customer_id
     left join customers_matched_to_personas
         on
             customers_with_lifecycle.customer_id = customers_matched_to_personas.customer_id

@@ -58,35 +58,20 @@ parameters as (
 
 ),
 
-valid_customers_as_of_run_date as (
-
-    select customers.*
-    from customers
-    left join customer_orders
-        on customers.customer_id = customer_orders.customer_id
-    where
-        customers.quarantine_rule is null
-        and (
-            customers.signup_date <= {{ loyalty.run_date() }}
-            or customer_orders.customer_id is not null
-        )
-
-),
-
 customers_joined_to_features as (
 
     select
-        valid_customers_as_of_run_date.customer_id,
-        valid_customers_as_of_run_date.email,
-        valid_customers_as_of_run_date.phone,
-        valid_customers_as_of_run_date.first_name,
-        valid_customers_as_of_run_date.locale,
-        valid_customers_as_of_run_date.timezone,
-        valid_customers_as_of_run_date.birth_date,
-        valid_customers_as_of_run_date.email_consent,
-        coalesce(valid_customers_as_of_run_date.sms_consent, false) as sms_consent,
-        coalesce(valid_customers_as_of_run_date.push_consent, false) as push_consent,
-        valid_customers_as_of_run_date.signup_date,
+        customers.customer_id,
+        customers.email,
+        customers.phone,
+        customers.first_name,
+        customers.locale,
+        customers.timezone,
+        customers.birth_date,
+        customers.email_consent,
+        coalesce(customers.sms_consent, false) as sms_consent,
+        coalesce(customers.push_consent, false) as push_consent,
+        customers.signup_date,
         customer_orders.first_order_date,
         customer_orders.last_order_date,
         customer_orders.last_order_id,
@@ -117,15 +102,22 @@ customers_joined_to_features as (
         {{ dbt.datediff('customer_orders.first_order_date', loyalty.run_date(), 'day') }}
             as days_first_order_to_run_date
 
-    from valid_customers_as_of_run_date
+    from customers
     left join customer_orders
-        on valid_customers_as_of_run_date.customer_id = customer_orders.customer_id
+        on customers.customer_id = customer_orders.customer_id
     left join favourite_categories
-        on valid_customers_as_of_run_date.customer_id = favourite_categories.customer_id
+        on customers.customer_id = favourite_categories.customer_id
     left join channel_engagement
-        on valid_customers_as_of_run_date.customer_id = channel_engagement.customer_id
+        on customers.customer_id = channel_engagement.customer_id
     left join opt_outs
-        on valid_customers_as_of_run_date.customer_id = opt_outs.customer_id
+        on customers.customer_id = opt_outs.customer_id
+    -- Valid customers known on the run date: signed up by then, or ordered by then.
+    where
+        customers.quarantine_rule is null
+        and (
+            customers.signup_date <= {{ loyalty.run_date() }}
+            or customer_orders.customer_id is not null
+        )
 
 ),
 
@@ -205,16 +197,44 @@ customers_with_predictions as (
 
 ),
 
-customer_tiers as (
+-- Loyalty tier bands: each distinct minimum revenue starts a band that ends at the next one; a
+-- customer in the band holds the highest-ranked tier whose minimum is at or below it (the running
+-- maximum of the rank), so a range join finds it without grouping a million rows.
+loyalty_tier_thresholds as (
 
     select
-        customers_with_predictions.customer_id,
-        max(loyalty_tiers.tier_rank) as tier_rank
+        min_revenue_365d,
+        max(tier_rank) as tier_rank_at_threshold
 
-    from customers_with_predictions
+    from loyalty_tiers
+    group by min_revenue_365d
+
+),
+
+loyalty_tier_bands as (
+
+    select
+        min_revenue_365d,
+        lead(min_revenue_365d) over (order by min_revenue_365d) as next_min_revenue_365d,
+        max(tier_rank_at_threshold) over (
+            order by min_revenue_365d
+            rows between unbounded preceding and current row
+        ) as tier_rank
+
+    from loyalty_tier_thresholds
+
+),
+
+loyalty_tier_bands_named as (
+
+    select
+        loyalty_tier_bands.min_revenue_365d,
+        loyalty_tier_bands.next_min_revenue_365d,
+        loyalty_tiers.loyalty_tier
+
+    from loyalty_tier_bands
     inner join loyalty_tiers
-        on customers_with_predictions.revenue_365d >= loyalty_tiers.min_revenue_365d
-    group by customers_with_predictions.customer_id
+        on loyalty_tier_bands.tier_rank = loyalty_tiers.tier_rank
 
 ),
 
@@ -286,13 +306,16 @@ final as (
             * customers_with_predictions.lifetime_revenue / nullif(customers_with_predictions.order_count, 0),
             2
         ) as predicted_clv_365d,
-        loyalty_tiers.loyalty_tier
+        loyalty_tier_bands_named.loyalty_tier
 
     from customers_with_predictions
-    left join customer_tiers
-        on customers_with_predictions.customer_id = customer_tiers.customer_id
-    left join loyalty_tiers
-        on customer_tiers.tier_rank = loyalty_tiers.tier_rank
+    left join loyalty_tier_bands_named
+        on
+            customers_with_predictions.revenue_365d >= loyalty_tier_bands_named.min_revenue_365d
+            and (
+                loyalty_tier_bands_named.next_min_revenue_365d is null
+                or customers_with_predictions.revenue_365d < loyalty_tier_bands_named.next_min_revenue_365d
+            )
 
 )
 
