@@ -17,6 +17,7 @@ from loyalty.warehouse import connect
 
 from ._sends_support import (
     D0,
+    TEMPLATE,
     channels_emulator_fixture,  # noqa: F401 - fixture
     clients,
     close_clients_fixture,  # noqa: F401 - fixture
@@ -121,6 +122,30 @@ class TestPriority:
         plan(url, low, later)
         assert statuses(url, "promo_low")[2] == ("suppressed", "lower_priority")
         assert statuses(url, "promo_low")[1] == ("pending", None)
+
+    def test_a_holdout_row_holds_the_day_like_its_message(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """Half of high's customers are held out: they lose low's message exactly like the treated half
+        (in either planning order), so high's holdout comparison measures its own message and not the
+        messages it crowds out (an A/A workflow stays at zero lift)."""
+        url = clean_warehouse
+        high_spec = {
+            "salt": "s",
+            "holdout_pct": 0.5,
+            "variants": [{"id": "a", "weight": 1.0, "templates": {"hello": TEMPLATE}}],
+        }
+        for order, day in (("low_first", D0), ("high_first", D0 + dt.timedelta(days=1))):
+            with psycopg.connect(url) as conn:
+                conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries")
+            low = make_spec(tmp_path, "promo_low", "email", policies={"priority": 10})
+            high = make_spec(tmp_path, "survey_high", "email", policies={"priority": 90}, experiment=high_spec)
+            make_audience(url, "promo_low", range(1, 41), run_date=day)
+            make_audience(url, "survey_high", range(1, 41), run_date=day)
+            for spec in (low, high) if order == "low_first" else (high, low):
+                plan(url, spec, day)
+            high_rows = statuses(url, "survey_high")
+            held = {c for c, (status, _) in high_rows.items() if status == "holdout"}
+            assert 5 < len(held) < 35, order
+            assert statuses(url, "promo_low") == dict.fromkeys(range(1, 41), ("suppressed", "lower_priority")), order
 
     def test_a_message_already_out_is_never_taken_back(
         self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service

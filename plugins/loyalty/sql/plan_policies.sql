@@ -6,7 +6,11 @@
                          workflow, rewards excepted) planned or sent in the rolling window
       lower_priority     another workflow already holds the customer's day: its message is out
                          (sending, sent, unknown) or pending with a higher priority (ties: lower
-                         workflow id). preempt_lower_priority.sql suppresses the losers planned earlier.
+                         workflow id), or its holdout row would have been that message (a holdout
+                         row with a recipient holds the day like the message it stands for, so a
+                         workflow's holdout and treated customers lose the same lower-priority
+                         messages and its lift measures its own message, not what it crowds out).
+                         preempt_lower_priority.sql suppresses the losers planned earlier.
     Quiet hours are not decided here: they defer rows at claim time (defer_quiet_hours.sql). -#}
 contenders as (
     select distinct routed.customer_id
@@ -46,7 +50,7 @@ outranked as (
         and (
             other.status in ('sending', 'sent', 'unknown')
             or (
-                other.status = 'pending'
+                (other.status = 'pending' or (other.status = 'holdout' and other.recipient is not null))
                 and (
                     coalesce(other.priority, 50) > %(priority)s
                     or (coalesce(other.priority, 50) = %(priority)s and other.workflow_id < %(workflow_id)s)

@@ -1,4 +1,5 @@
--- Priority, the other direction: this action's pending messages outrank other workflows' messages
+-- Priority, the other direction: this action's pending messages (and its holdout rows that stand for
+-- a message: they hold the day the same way, see plan_policies.sql) outrank other workflows' messages
 -- for the same customer and run date that are still pending (never claimed, so never requested).
 -- Those are suppressed with reason lower_priority; a message already out is never taken back
 -- (plan_policies.sql suppressed ours instead).
@@ -10,7 +11,7 @@ from loyalty.send_ledger as winner
 where winner.workflow_id = %(workflow_id)s
     and winner.step_id = %(step_id)s
     and winner.run_date = %(run_date)s
-    and winner.status = 'pending'
+    and (winner.status = 'pending' or (winner.status = 'holdout' and winner.recipient is not null))
     and winner.channel <> 'reward'
     and loser.customer_id = winner.customer_id
     and loser.run_date = winner.run_date
