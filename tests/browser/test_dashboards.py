@@ -146,7 +146,15 @@ class TestHtmlReport:
         loyalty_cli("report", "--html", str(page))
         assert "http:" not in page.read_text() and "https:" not in page.read_text()
         browser.get(page.as_uri())
-        charts = browser.find_elements("css selector", "figure svg")
+        # The module's browser comes from a Superset dashboard still running its scripts: wait until the
+        # report itself is the loaded document, not just until get() returns.
+        deadline, charts = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            charts = browser.find_elements("css selector", "figure svg")
+            if browser.title == "Loyalty workflows report" and len(charts) >= 8:
+                break
+            time.sleep(0.5)
+        assert browser.title == "Loyalty workflows report", (browser.current_url, browser.title)
         assert len(charts) >= 8
         assert all(chart.size["width"] > 100 and chart.size["height"] > 50 for chart in charts)
         text = browser.find_element("tag name", "body").text
