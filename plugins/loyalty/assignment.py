@@ -2,7 +2,8 @@
 
 The ledger computes assignment in SQL (sql/enter_journeys.sql) so it stays set-based; this module
 is the same definition in Python, for previews and for the test that proves the two agree.
-bucket(parts) = first 32 bits of md5("a:b:c") / 2**32, uniform in [0, 1).
+buckets(parts) = the first and the second 32 bits of md5("a:b:c"), each / 2**32: two independent
+values uniform in [0, 1) from one hash (the workflow's holdout and its variant).
 
 Two holdouts: each workflow's own (hash of salt, workflow, customer < experiment.holdout_pct) and
 the global holdout shared by every workflow (hash of global salt, customer < global pct): a
@@ -45,9 +46,13 @@ def global_holdout() -> GlobalHoldout:
     )
 
 
-def bucket(*parts: object) -> float:
+def buckets(*parts: object) -> tuple[float, float]:
     digest = hashlib.md5(":".join(map(str, parts)).encode()).hexdigest()  # noqa: S324 - not security
-    return int(digest[:8], 16) / 2**32
+    return int(digest[:8], 16) / 2**32, int(digest[8:16], 16) / 2**32
+
+
+def bucket(*parts: object) -> float:
+    return buckets(*parts)[0]
 
 
 def assign(
@@ -60,7 +65,8 @@ def assign(
     global_: GlobalHoldout | None = None,
 ) -> str:
     """'holdout' or the variant id for one customer (global holdout included when given)."""
-    if bucket(salt, workflow_id, customer_id) < holdout_pct or (global_ is not None and global_.holds(customer_id)):
+    holdout_bucket, variant_bucket = buckets(salt, workflow_id, customer_id)
+    if holdout_bucket < holdout_pct or (global_ is not None and global_.holds(customer_id)):
         return "holdout"
-    position = bisect.bisect_right(cumulative, bucket(salt, workflow_id, customer_id, "variant"))
+    position = bisect.bisect_right(cumulative, variant_bucket)
     return variants[min(position, len(variants) - 1)]

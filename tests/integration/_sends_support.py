@@ -113,6 +113,7 @@ def make_audience(
     """marts.eligible_<name>: every channel consented, addresses derived from the customer id;
     `columns` override a column with an SQL expression of customer_id."""
     defaults = {
+        "cycle_key": "'cycle-1'",
         "email": "'c' || customer_id || '@example.com'",
         "email_consent": "true",
         "phone": "'+1555' || lpad(customer_id::text, 7, '0')",
@@ -128,8 +129,7 @@ def make_audience(
         conn.execute(f"drop table if exists marts.eligible_{name}")
         conn.execute(
             f"""create table marts.eligible_{name} as
-                select customer_id, %s::date as run_date, 'Ana' as first_name, 'en' as locale,
-                       'cycle-1' as cycle_key, {selected}
+                select customer_id, %s::date as run_date, 'Ana' as first_name, 'en' as locale, {selected}
                 from generate_series(%s::int, %s::int) as customer_id""",
             [run_date, customers.start, customers.stop - 1],
         )

@@ -223,3 +223,58 @@ class TestGlobalHoldout:
         expected = global_holdout()
         assert expected == GlobalHoldout(0.3, expected.salt)
         assert held[0] == {c for c in range(1, 1001) if expected.holds(c)}
+
+
+def entries(url: str, workflow_id: str) -> dict[int, list[str]]:
+    """customer -> the cycles they entered, in order."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """select customer_id, cycle_key from loyalty.journey_entries
+               where workflow_id = %s order by customer_id, entered_on""",
+            [workflow_id],
+        ).fetchall()
+    found: dict[int, list[str]] = {}
+    for customer, cycle in rows:
+        found.setdefault(customer, []).append(cycle)
+    return found
+
+
+class TestCooldown:
+    def test_reentry_waits_out_the_cooldown(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """Cooldown 7 days: a customer who entered cycle 1 on D0 is not entered into cycle 2 on D0+3
+        (no entry, no ledger row), a new customer is; on D0+7 the wait is over. Without a cooldown
+        the same customer re-enters the next day."""
+        url = clean_warehouse
+        spec = make_spec(tmp_path, "cooling", "email", policies={"cooldown_days": 7})
+        make_audience(url, "cooling", range(1, 4))
+        plan(url, spec)
+        for day, customers in ((3, range(1, 5)), (7, range(1, 5))):
+            make_audience(url, "cooling", customers, run_date=D0 + dt.timedelta(days=day), cycle_key="'cycle-2'")
+            plan(url, spec, D0 + dt.timedelta(days=day))
+            if day == 3:
+                assert entries(url, "cooling") == {1: ["cycle-1"], 2: ["cycle-1"], 3: ["cycle-1"], 4: ["cycle-2"]}
+                with psycopg.connect(url) as conn:  # the waiting customers got no second ledger row
+                    count = conn.execute("select count(*) from loyalty.send_ledger where workflow_id = 'cooling'")
+                    assert count.fetchone() == (4,)
+        assert entries(url, "cooling") == {c: ["cycle-1", "cycle-2"] for c in (1, 2, 3)} | {4: ["cycle-2"]}
+
+        eager = make_spec(tmp_path, "eager", "email")
+        make_audience(url, "eager", range(1, 2))
+        plan(url, eager)
+        make_audience(url, "eager", range(1, 2), run_date=D0 + dt.timedelta(days=1), cycle_key="'cycle-2'")
+        plan(url, eager, D0 + dt.timedelta(days=1))
+        assert entries(url, "eager") == {1: ["cycle-1", "cycle-2"]}
+
+    def test_a_backdated_entry_is_measured_from_its_own_date(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """With `entered_on` (event-based entry), the cooldown counts back from the entry's date, not
+        the run date: an entry dated D0+2 found on D0+10 still waits for one made on D0."""
+        url = clean_warehouse
+        audience = {"model": "eligible_backdated", "entered_on": "event_date"}
+        spec = make_spec(tmp_path, "backdated", "email", audience=audience, policies={"cooldown_days": 7})
+        make_audience(url, "backdated", range(1, 3), event_date=f"'{D0}'::date")
+        plan(url, spec)
+        late = D0 + dt.timedelta(days=10)
+        event = f"case customer_id when 1 then '{D0 + dt.timedelta(days=2)}'::date else '{late}'::date end"
+        make_audience(url, "backdated", range(1, 3), run_date=late, cycle_key="'cycle-2'", event_date=event)
+        plan(url, spec, late)
+        assert entries(url, "backdated") == {1: ["cycle-1"], 2: ["cycle-1", "cycle-2"]}

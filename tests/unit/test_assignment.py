@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from loyalty.assignment import assign, bucket
+from loyalty.assignment import assign, bucket, buckets
 
 
 class TestAssignment:
@@ -31,3 +31,12 @@ class TestAssignment:
         """Buckets are in [0, 1)."""
         values = [bucket("x", i) for i in range(5000)]
         assert min(values) >= 0 and max(values) < 1
+
+    def test_holdout_and_variant_halves_are_independent(self) -> None:
+        """The variant comes from the digest's second 32 bits: customers with a low and a high
+        holdout bucket split between variants alike (a dependence would skew treated arms)."""
+        pairs = [buckets("salt", "win_back", c) for c in range(20_000)]
+        low = [v < 0.5 for h, v in pairs if h < 0.5]
+        high = [v < 0.5 for h, v in pairs if h >= 0.5]
+        assert abs(sum(low) / len(low) - sum(high) / len(high)) < 0.03
+        assert all(h != v for h, v in pairs[:100])

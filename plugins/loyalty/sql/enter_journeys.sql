@@ -14,16 +14,26 @@ with audience as (
     where audience.run_date = %(run_date)s
 ),
 
-bucketed as (
+hashed as (
+    -- One md5 per row for the workflow's holdout and variant (its first and second 32 bits) and one
+    -- for the global holdout; OFFSET 0 keeps Postgres from copying each md5 into every use.
     select
         audience.*,
-        ('x' || substr(md5(%(salt)s || ':' || %(workflow_id)s || ':' || audience.customer_id), 1, 8))::bit(32)::bigint
-            / 4294967296.0 as holdout_bucket,
-        ('x' || substr(md5(%(salt)s || ':' || %(workflow_id)s || ':' || audience.customer_id || ':variant'), 1, 8))::bit(32)::bigint
-            / 4294967296.0 as variant_bucket,
-        ('x' || substr(md5(%(global_salt)s || ':' || audience.customer_id), 1, 8))::bit(32)::bigint
-            / 4294967296.0 as global_bucket
+        md5(%(salt)s || ':' || %(workflow_id)s || ':' || audience.customer_id) as workflow_digest,
+        md5(%(global_salt)s || ':' || audience.customer_id) as global_digest
     from audience
+    offset 0
+),
+
+bucketed as (
+    -- 32 bits of a digest over 2^32, as loyalty.assignment.buckets: float8 division is exact here
+    -- (a 32-bit integer over a power of two) and half the cost of numeric's.
+    select
+        hashed.*,
+        ('x' || substr(hashed.workflow_digest, 1, 8))::bit(32)::bigint / 4294967296.0::float8 as holdout_bucket,
+        ('x' || substr(hashed.workflow_digest, 9, 8))::bit(32)::bigint / 4294967296.0::float8 as variant_bucket,
+        ('x' || substr(hashed.global_digest, 1, 8))::bit(32)::bigint / 4294967296.0::float8 as global_bucket
+    from hashed
 ),
 
 assigned as (
@@ -38,15 +48,30 @@ assigned as (
     from bucketed
 ),
 
+cooling_down as materialized (
+    -- Re-entry: this workflow's entries that can still be cooling down today's audience (entered
+    -- less than cooldown_days before the earliest entry date in it). Read once, before the insert
+    -- below adds rows to the same table (a plan that rescans the table per audience row sees it
+    -- grow: quadratic), and not at all without a cooldown (the constant filter folds to false).
+    select
+        earlier.customer_id,
+        earlier.cycle_key,
+        earlier.entered_on
+    from loyalty.journey_entries as earlier
+    where %(cooldown_days)s::int > 0
+        and earlier.workflow_id = %(workflow_id)s
+        and earlier.entered_on > (
+            select min({entered_on}) from {audience} as audience where audience.run_date = %(run_date)s
+        ) - %(cooldown_days)s::int
+),
+
 not_cooling_down as (
-    -- Re-entry: a customer who entered this workflow less than cooldown_days ago waits.
     select assigned.*
     from assigned
     where not exists (
         select 1
-        from loyalty.journey_entries as earlier
-        where earlier.workflow_id = %(workflow_id)s
-            and earlier.customer_id = assigned.customer_id
+        from cooling_down as earlier
+        where earlier.customer_id = assigned.customer_id
             and earlier.cycle_key <> assigned.cycle_key
             and earlier.entered_on > assigned.entered_on - %(cooldown_days)s::int
             and earlier.entered_on <= assigned.entered_on
