@@ -13,6 +13,8 @@
    the channel's pool: separate processes, each with bounded threads, --sms-process-threads);
 3. ledger write: entering + planning N audience rows (hash assignment, routing, policies, unique
    key, indexes) vs a bare `INSERT ... SELECT` of the same rows into a copy of the ledger table;
+   then the next day's plan of 10,000 new customers on top of those N, vs the same plan for a
+   workflow with no history;
 4. peak memory (max RSS) of a process that sends a whole N-customer audience, batch after batch:
    it must not grow with N.
 Warehouse: LOYALTY_WAREHOUSE_URL, else a throwaway embedded Postgres.
@@ -72,7 +74,7 @@ def spec_file(folder: Path, name: str, channel: str, batch_size: int | None = No
     return path
 
 
-def audience(url: str, name: str, n: int, day: dt.date) -> None:
+def audience(url: str, name: str, n: int, day: dt.date, first: int = 1) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("create schema if not exists marts")
         conn.execute(f"drop table if exists marts.eligible_{name}")
@@ -82,8 +84,8 @@ def audience(url: str, name: str, n: int, day: dt.date) -> None:
                        true as email_consent, '+1555' || lpad(customer_id::text, 7, '0') as phone,
                        true as sms_consent, 'Ana' as first_name, 'en' as locale, 'cycle-1' as cycle_key,
                        'UTC' as timezone
-                from generate_series(1, %s) as customer_id""",
-            [day, n],
+                from generate_series(%s, %s) as customer_id""",
+            [day, first, first + n - 1],
         )
 
 
@@ -92,6 +94,7 @@ def reset(url: str, emulator: str, workflow: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("delete from loyalty.send_ledger where workflow_id = %s", [workflow])
         conn.execute("delete from loyalty.journey_entries where workflow_id = %s", [workflow])
+        conn.execute("delete from loyalty.completed_plans where workflow_id = %s", [workflow])
 
 
 def send_all(url: str, spec, senders, batches: list[str], threads: int = 1) -> None:
@@ -303,6 +306,7 @@ def ledger_write(url: str, folder: Path, n: int) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("delete from loyalty.send_ledger where workflow_id = %s", [spec.id])
         conn.execute("delete from loyalty.journey_entries where workflow_id = %s", [spec.id])
+        conn.execute("delete from loyalty.completed_plans where workflow_id = %s", [spec.id])
         conn.execute("drop table if exists loyalty.bare_ledger")
         conn.execute("create table loyalty.bare_ledger (like loyalty.send_ledger including all)")
         conn.commit()
@@ -321,12 +325,34 @@ def ledger_write(url: str, folder: Path, n: int) -> None:
         conn.commit()
         ours = time.perf_counter() - started
         conn.execute("drop table loyalty.bare_ledger")
-        conn.execute("delete from loyalty.send_ledger where workflow_id = %s", [spec.id])
-        conn.execute("delete from loyalty.journey_entries where workflow_id = %s", [spec.id])
+        conn.commit()
     print(f"ledger bare INSERT ... SELECT of {n:,} rows (same table shape, same indexes)  {bare:>7.1f} s  ({load()})")
     print(
         f"ledger enter + plan (journey entry, assignment, routing, policies, ledger)     {ours:>7.1f} s  "
         f"({ours / bare:.2f}x)"
+    )
+    next_day(url, folder, spec, n, day)
+
+
+def next_day(url: str, folder: Path, spec, history: int, day: dt.date, new: int = 10_000) -> None:
+    """The next day's plan of `new` customers on top of the `history` entries just planned, against
+    the same plan for a workflow with no history: the daily plan must not grow with history."""
+    fresh = load_spec(spec_file(folder, "bench_fresh", "email"))
+    timings = {}
+    for workflow in (spec, fresh):
+        audience(url, workflow.id, new, day + dt.timedelta(days=1), first=history + 1)
+        with psycopg.connect(url) as conn:
+            started = time.perf_counter()
+            ledger.plan(conn, workflow, day + dt.timedelta(days=1))
+            conn.commit()
+            timings[workflow.id] = time.perf_counter() - started
+    with psycopg.connect(url) as conn:
+        for workflow in (spec, fresh):
+            for table in ("send_ledger", "journey_entries", "completed_plans"):
+                conn.execute(f"delete from loyalty.{table} where workflow_id = %s", [workflow.id])
+    print(
+        f"ledger next day: plan {new:,} new customers after {history:,} entries of history "
+        f"{timings[spec.id]:>6.2f} s, with no history {timings[fresh.id]:.2f} s  ({load()})"
     )
 
 

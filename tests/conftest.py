@@ -28,6 +28,7 @@ APP_TABLES = (
     "raw.quality_results",
     "loyalty.send_ledger",
     "loyalty.journey_entries",
+    "loyalty.completed_plans",
     "loyalty.workflow_runs",
     "loyalty.contactability",
 )

@@ -117,10 +117,12 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, globa
     ).rowcount
 
 
-def render_action_sql(spec: WorkflowSpec, action: Action) -> str:
-    """The planning SQL for one action; its shape depends only on the spec."""
+def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False) -> str:
+    """The planning SQL for one action; its shape depends only on the spec (and, for the first
+    action, on whether an earlier completed plan bounds the entries to read)."""
     template = _sql_templates().get_template("plan_action.sql")
     return template.render(
+        windowed=windowed and not action.parents,
         frequency_cap=spec.policies.frequency_cap is not None,
         first=not action.parents,
         condition=action.condition[0] if action.condition else None,
@@ -132,9 +134,17 @@ def render_action_sql(spec: WorkflowSpec, action: Action) -> str:
     )
 
 
-def plan_action(conn: psycopg.Connection, spec: WorkflowSpec, action: Action, run_date: dt.date) -> StepSummary:
-    """Insert the ledger rows of one action that are due on run_date; reruns insert nothing."""
+def plan_action(
+    conn: psycopg.Connection,
+    spec: WorkflowSpec,
+    action: Action,
+    run_date: dt.date,
+    planned_through: dt.date | None = None,
+) -> StepSummary:
+    """Insert the ledger rows of one action that are due on run_date; reruns insert nothing.
+    `planned_through`: the latest earlier completed plan, whose entries due by then are done."""
     params: dict[str, Any] = {
+        "planned_through": planned_through,
         "workflow_id": spec.id,
         "step_id": action.step_id,
         "run_date": run_date,
@@ -149,7 +159,7 @@ def plan_action(conn: psycopg.Connection, spec: WorkflowSpec, action: Action, ru
     if spec.policies.frequency_cap is not None:
         params["cap_messages"] = spec.policies.frequency_cap.max_messages
         params["cap_days"] = spec.policies.frequency_cap.per_days
-    inserted = conn.execute(render_action_sql(spec, action), params).rowcount
+    inserted = conn.execute(render_action_sql(spec, action, planned_through is not None), params).rowcount
     if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop
         conn.execute("analyze loyalty.send_ledger")
     if action.kind == "message":
@@ -172,11 +182,22 @@ def plan_action(conn: psycopg.Connection, spec: WorkflowSpec, action: Action, ru
 
 
 def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tuple[int, list[StepSummary]]:
-    """Enter, then plan every action in journey order (a step due today sees earlier steps' rows)."""
+    """Enter, then plan every action in journey order (a step due today sees earlier steps' rows),
+    and record the plan as completed in the same transaction."""
+    planned_through = conn.execute(
+        "select max(run_date) from loyalty.completed_plans where workflow_id = %s and run_date < %s",
+        [spec.id, run_date],
+    ).fetchone()[0]
     entered = enter(conn, spec, run_date)
     if entered >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner joins a million rows by nested loop
         conn.execute("analyze loyalty.journey_entries")
-    return entered, [plan_action(conn, spec, action, run_date) for action in compile_journey(spec)]
+    steps = [plan_action(conn, spec, action, run_date, planned_through) for action in compile_journey(spec)]
+    conn.execute(
+        """insert into loyalty.completed_plans (workflow_id, run_date) values (%s, %s)
+           on conflict (workflow_id, run_date) do update set completed_at = now()""",
+        [spec.id, run_date],
+    )
+    return entered, steps
 
 
 def assign_batches(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> dict[str, list[str]]:

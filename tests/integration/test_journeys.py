@@ -199,3 +199,64 @@ class TestUntilEvent:
         assert [step for step, _, _ in journeys[1]] == ["offer", "follow_up"]
         assert journeys[1][1][1] == D0 + dt.timedelta(days=2)
         assert [step for step, _, _ in journeys[2]] == ["offer"]
+
+
+def _plan(url: str, spec: WorkflowSpec, day: dt.date) -> None:
+    with psycopg.connect(url) as conn:
+        ledger.plan(conn, spec, day)
+
+
+def _first_step_rows(url: str, workflow: str) -> dict[int, dt.date]:
+    """customer -> the run date of their first step's ledger row."""
+    return {c: rows[0][1] for c, rows in _steps_by_customer(url, workflow).items()}
+
+
+WAIT_THEN_MESSAGE = [{"type": "wait", "days": 2}, {"id": "hello", "type": "message", "channel": "email"}]
+
+
+class TestPlanningWindow:
+    """The daily plan reads only entries entered or due since the latest earlier completed plan
+    (loyalty.completed_plans), not the workflow's history, and still misses nothing."""
+
+    def test_history_is_not_read_again(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """An entry a completed plan already handled is not planned again: with its ledger row removed
+        behind the plan's back, the next day's plan does not notice (it never reads that entry),
+        while a plan with no completed plan before it reads everything and does."""
+        url = clean_warehouse
+        spec = _spec(tmp_path, "windowed", [{"id": "hello", "type": "message", "channel": "email"}])
+        _audience(url, "windowed", D0, range(1, 4))
+        _plan(url, spec, D0)
+        with psycopg.connect(url) as conn:
+            conn.execute("delete from loyalty.send_ledger where workflow_id = 'windowed' and customer_id = 2")
+            assert conn.execute("select count(*) from loyalty.completed_plans").fetchone() == (1,)
+        _audience(url, "windowed", D0 + dt.timedelta(days=1), range(4, 6))
+        _plan(url, spec, D0 + dt.timedelta(days=1))
+        assert sorted(_first_step_rows(url, "windowed")) == [1, 3, 4, 5]
+        with psycopg.connect(url) as conn:
+            conn.execute("delete from loyalty.completed_plans")
+        _plan(url, spec, D0 + dt.timedelta(days=1))
+        assert _first_step_rows(url, "windowed")[2] == D0 + dt.timedelta(days=1)
+
+    def test_missed_days_and_late_entries_catch_up(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """Wait 2 days, then a message. Entries of D0 fall due on D2, but no plan runs on D1-D3: the
+        plan of D4 sends them. An entry found on D5 but dated D1 (event-based entry) is due on D3,
+        before the latest completed plan (D4): it is planned on D5 all the same. Reruns add nothing;
+        a dry-run-style rollback records no completed plan."""
+        url = clean_warehouse
+        spec = _spec(tmp_path, "late", WAIT_THEN_MESSAGE, audience={"entered_on": "entered_on"})
+        _audience(url, "late", D0, range(1, 3))
+        _plan(url, spec, D0)
+        assert _first_step_rows(url, "late") == {}
+        d4, d5 = D0 + dt.timedelta(days=4), D0 + dt.timedelta(days=5)
+        _audience(url, "late", d4, range(10, 11))
+        _plan(url, spec, d4)
+        assert _first_step_rows(url, "late") == {1: d4, 2: d4}
+        _audience(url, "late", d5, range(3, 4), entered_on=D0 + dt.timedelta(days=1))
+        _plan(url, spec, d5)
+        _plan(url, spec, d5)
+        assert _first_step_rows(url, "late") == {1: d4, 2: d4, 3: d5}  # 10 entered on D4: due on D6
+        with psycopg.connect(url) as conn:
+            ledger.plan(conn, spec, d5 + dt.timedelta(days=9))
+            conn.rollback()
+            plans = conn.execute("select run_date from loyalty.completed_plans order by run_date").fetchall()
+        assert [row[0] for row in plans] == [D0, d4, d5]

@@ -117,7 +117,7 @@ class TestPriority:
         make_audience(url, "promo_low", range(1, 4), run_date=later)
         make_audience(url, "save_high", range(2, 6), run_date=later)
         with psycopg.connect(url) as conn:
-            conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries")
+            conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries, loyalty.completed_plans")
         plan(url, high, later)
         plan(url, low, later)
         assert statuses(url, "promo_low")[2] == ("suppressed", "lower_priority")
@@ -135,7 +135,7 @@ class TestPriority:
         }
         for order, day in (("low_first", D0), ("high_first", D0 + dt.timedelta(days=1))):
             with psycopg.connect(url) as conn:
-                conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries")
+                conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries, loyalty.completed_plans")
             low = make_spec(tmp_path, "promo_low", "email", policies={"priority": 10})
             high = make_spec(tmp_path, "survey_high", "email", policies={"priority": 90}, experiment=high_spec)
             make_audience(url, "promo_low", range(1, 41), run_date=day)

@@ -133,6 +133,8 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
         "raw.message_events",
         "raw.quarantine",
         "loyalty.send_ledger",
+        "loyalty.journey_entries",
+        "loyalty.completed_plans",
     ):
         conn.execute(f"truncate {table}")
 

@@ -61,6 +61,14 @@ with candidates as (
     from loyalty.journey_entries as entry
     where entry.workflow_id = %(workflow_id)s
         and entry.entered_on + %(delay_days)s::int <= %(run_date)s
+{%- if windowed %}
+        -- Not the whole history: the plan of planned_through (the latest completed plan before this
+        -- run date) planned every entry due by then; what is left was entered or fell due since.
+        and (
+            entry.run_date > %(planned_through)s
+            or entry.entered_on > %(planned_through)s::date - %(delay_days)s::int
+        )
+{%- endif %}
 {%- else %}
     -- A later action: anchored on the parent step's send; only treated customers continue.
     select
