@@ -84,7 +84,7 @@ def audience(url: str, name: str, n: int, day: dt.date, first: int = 1) -> None:
                        true as email_consent, '+1555' || lpad(customer_id::text, 7, '0') as phone,
                        true as sms_consent, 'Ana' as first_name, 'en' as locale, 'cycle-1' as cycle_key,
                        'UTC' as timezone
-                from generate_series(%s, %s) as customer_id""",
+                from generate_series(%s::int, %s::int) as customer_id""",
             [day, first, first + n - 1],
         )
 
