@@ -17,13 +17,13 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo test test-fast test-truth lint format airflow-ui report report-html dashboards superset-lock clean stop
+.PHONY: install demo test test-fast test-truth soak lint format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - run a real loyalty workflow end to end (installs on first use)"
 	@echo "make test   - run the whole test suite (installs on first use)"
-	@echo "make lint | format | report | report-html | dashboards | airflow-ui | stop | clean"
+	@echo "make lint | format | report | report-html | dashboards | airflow-ui | test-truth | soak | stop | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -49,6 +49,12 @@ test-fast: install
 # The ground-truth measurement test at a larger size (more power; ~10 minutes). `make test` runs it at 7000 customers.
 test-truth: install
 	LOYALTY_TRUTH_CUSTOMERS=20000 $(VENV)/bin/pytest tests/integration/test_ground_truth.py -v
+
+# Crash soak: send tasks killed with SIGKILL mid-batch under provider faults, round after round
+# (~8 s a round; SOAK_ROUNDS=200 for a long run, LOYALTY_SOAK_SEED=<n> to repeat one).
+SOAK_ROUNDS ?= 50
+soak: install
+	LOYALTY_SOAK_ROUNDS=$(SOAK_ROUNDS) $(VENV)/bin/pytest tests/integration/test_crash_soak.py -s -v
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -28,6 +28,7 @@ class Action:
     delay_days: int = 0
     condition: tuple[str, bool] | None = None  # (event on the parent, negated?)
     until: tuple[str, int] | None = None  # (event on the parent, max days to wait for it)
+    condition_days: int = 0  # the branch is decided on events up to the parent's run date + this
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,22 @@ class _Cursor:
     delay_days: int = 0
     condition: tuple[str, bool] | None = None
     until: tuple[str, int] | None = None
+    condition_days: int = 0
+
+
+def branch_siblings(actions: list[Action], action: Action) -> tuple[str, ...]:
+    """The first steps of the other arm of the branch `action` starts an arm of: a customer gets one
+    arm only, even when an event that would have chosen the other arm is reported late."""
+    if action.condition is None:
+        return ()
+    event, negated = action.condition
+    return tuple(
+        other.step_id
+        for other in actions
+        if other.parents == action.parents
+        and other.condition == (event, not negated)
+        and other.condition_days == action.condition_days
+    )
 
 
 def compile_journey(spec: WorkflowSpec) -> list[Action]:
@@ -84,7 +101,9 @@ def _walk(steps, cursor: _Cursor, actions: list[Action], seen: set[str], event_e
             merged: list[_Cursor] = []
             for negate, arm in ((False, step.then), (True, step.else_)):
                 if arm:
-                    arm_start = [replace(c, condition=(step.when, negate)) for c in cursors]
+                    arm_start = [
+                        replace(c, condition=(step.when, negate), condition_days=c.delay_days) for c in cursors
+                    ]
                     for start in arm_start:
                         merged += _walk(arm, start, actions, seen, event_entry)
             if not merged:
@@ -103,6 +122,7 @@ def _walk(steps, cursor: _Cursor, actions: list[Action], seen: set[str], event_e
                     delay_days=merged_cursor.delay_days,
                     condition=merged_cursor.condition,
                     until=merged_cursor.until,
+                    condition_days=merged_cursor.condition_days,
                 )
             )
             cursors = [_Cursor(parents=(step.id,))]

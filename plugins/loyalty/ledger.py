@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.channels.base import Lookup, Message, Outcome
-from loyalty.journeys import Action, compile_journey
+from loyalty.journeys import Action, branch_siblings, compile_journey
 from loyalty.paths import SQL_DIR
 from loyalty.specs import WorkflowSpec
 from loyalty.templates import render_message
@@ -117,12 +117,13 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, globa
     ).rowcount
 
 
-def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False) -> str:
+def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False, siblings: Sequence[str] = ()) -> str:
     """The planning SQL for one action; its shape depends only on the spec (and, for the first
     action, on whether an earlier completed plan bounds the entries to read)."""
     template = _sql_templates().get_template("plan_action.sql")
     return template.render(
         windowed=windowed and not action.parents,
+        siblings=bool(siblings),
         frequency_cap=spec.policies.frequency_cap is not None,
         first=not action.parents,
         condition=action.condition[0] if action.condition else None,
@@ -140,11 +141,15 @@ def plan_action(
     action: Action,
     run_date: dt.date,
     planned_through: dt.date | None = None,
+    siblings: Sequence[str] = (),
 ) -> StepSummary:
     """Insert the ledger rows of one action that are due on run_date; reruns insert nothing.
-    `planned_through`: the latest earlier completed plan, whose entries due by then are done."""
+    `planned_through`: the latest earlier completed plan, whose entries due by then are done;
+    `siblings`: the other arm's first steps when the action starts a branch arm."""
     params: dict[str, Any] = {
         "planned_through": planned_through,
+        "sibling_steps": list(siblings),
+        "condition_days": action.condition_days,
         "workflow_id": spec.id,
         "step_id": action.step_id,
         "run_date": run_date,
@@ -159,7 +164,8 @@ def plan_action(
     if spec.policies.frequency_cap is not None:
         params["cap_messages"] = spec.policies.frequency_cap.max_messages
         params["cap_days"] = spec.policies.frequency_cap.per_days
-    inserted = conn.execute(render_action_sql(spec, action, planned_through is not None), params).rowcount
+    query = render_action_sql(spec, action, planned_through is not None, siblings)
+    inserted = conn.execute(query, params).rowcount
     if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop
         conn.execute("analyze loyalty.send_ledger")
     if action.kind == "message":
@@ -191,7 +197,11 @@ def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tup
     entered = enter(conn, spec, run_date)
     if entered >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner joins a million rows by nested loop
         conn.execute("analyze loyalty.journey_entries")
-    steps = [plan_action(conn, spec, action, run_date, planned_through) for action in compile_journey(spec)]
+    actions = compile_journey(spec)
+    steps = [
+        plan_action(conn, spec, action, run_date, planned_through, branch_siblings(actions, action))
+        for action in actions
+    ]
     conn.execute(
         """insert into loyalty.completed_plans (workflow_id, run_date) values (%s, %s)
            on conflict (workflow_id, run_date) do update set completed_at = now()""",

@@ -159,6 +159,37 @@ class TestThreeStepJourney:
             ]
         assert journeys[5] == [("welcome_1", d(0), "sent"), ("reminder_2", d(2), "sent")]
 
+    def test_a_branch_is_decided_once_on_its_decision_day(
+        self, clean_warehouse: str, tmp_path: Path, emulator: Service
+    ) -> None:
+        """The branch after welcome_1 is decided on D2 (welcome_1's run date + the 2-day wait).
+        Customer 1 opens on D3, after reminder_2 went out: no engaged_2 as well. Customer 2's open on
+        D1 is reported late (after D2's plan): the reminder stands, no second arm. Customer 3's
+        journey is planned only on D4 (D2 and D3 were missed) and opened on D3: decided as of D2,
+        it gets reminder_2, the same as an on-time plan."""
+        url = clean_warehouse
+        spec = _spec(tmp_path, "decided", THREE_STEPS)
+        d = lambda n: D0 + dt.timedelta(days=n)  # noqa: E731
+        _audience(url, "decided", D0, range(1, 3))
+        for offset in range(0, 6):
+            if offset == 3:
+                _event(url, "decided", "welcome_1", 1, "open", d(3))
+                _event(url, "decided", "welcome_1", 2, "open", d(1))  # happened on D1, reported on D3
+            _day(url, spec, d(offset), emulator)
+        journeys = _steps_by_customer(url, "decided")
+        for customer in (1, 2):
+            assert [step for step, _, _ in journeys[customer]] == ["welcome_1", "reminder_2", "final_3"], customer
+
+        late = _spec(tmp_path, "missed", THREE_STEPS)
+        _audience(url, "missed", D0, range(3, 4))
+        _day(url, late, D0, emulator)
+        _event(url, "missed", "welcome_1", 3, "open", d(3))
+        _day(url, late, d(4), emulator)
+        assert [(step, day) for step, day, _ in _steps_by_customer(url, "missed")[3]] == [
+            ("welcome_1", D0),
+            ("reminder_2", d(4)),
+        ]
+
 
 class TestEventEntryWithWait:
     def test_wait_counts_from_the_event_not_the_run(

@@ -6,23 +6,28 @@
     suppression (loyalty.contactability); contact policies (plan_policies.sql) then decide which
     due rows are suppressed, with their reason. ON CONFLICT DO NOTHING keeps one row per
     (workflow, step, customer, cycle). -#}
-{%- macro event_exists(events_param) -%}
+{#- A branch is decided on what happened up to its decision day (the parent's run date + the wait
+    before the branch), whatever day the plan runs: the same choice on time, late or in a backfill.
+    A wait-until looks up to the run date. #}
+{%- set decision_day = "(candidates.anchor_date + %(condition_days)s::int + 1)" -%}
+{%- set run_day = "(%(run_date)s::date + 1)" -%}
+{%- macro event_exists(events_param, before) -%}
 exists (
             select 1
             from raw.message_events as parent_event
             where parent_event.send_id = candidates.parent_send_id
                 and parent_event.event_type = any(%({{ events_param }})s)
-                and parent_event.occurred_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
+                and parent_event.occurred_at < {{ before }}::timestamp at time zone 'UTC'
         )
 {%- endmacro -%}
-{%- macro purchased_since_anchor() -%}
+{%- macro purchased_since_anchor(before) -%}
 exists (
             select 1
             from raw.orders as later_order
             where later_order.customer_id = candidates.customer_id
                 and later_order.status = 'completed'
                 and later_order.ordered_at >= (candidates.anchor_date + 1)::timestamp at time zone 'UTC'
-                and later_order.ordered_at < (%(run_date)s::date + 1)::timestamp at time zone 'UTC'
+                and later_order.ordered_at < {{ before }}::timestamp at time zone 'UTC'
         )
 {%- endmacro -%}
 {%- macro consented(channel) -%}
@@ -98,15 +103,27 @@ due as (
     from candidates
     where true
 {%- if condition == 'purchased' %}
-        and {% if condition_negated %}not {% endif %}{{ purchased_since_anchor() }}
+        and {% if condition_negated %}not {% endif %}{{ purchased_since_anchor(decision_day) }}
 {%- elif condition %}
-        and {% if condition_negated %}not {% endif %}{{ event_exists('condition_events') }}
+        and {% if condition_negated %}not {% endif %}{{ event_exists('condition_events', decision_day) }}
+{%- endif %}
+{%- if siblings %}
+        -- One arm per customer: not when the branch's other arm already has a row (an event reported
+        -- after the decision day must not add the arm it would have chosen).
+        and not exists (
+            select 1
+            from loyalty.send_ledger as other_arm
+            where other_arm.workflow_id = %(workflow_id)s
+                and other_arm.step_id = any(%(sibling_steps)s)
+                and other_arm.customer_id = candidates.customer_id
+                and other_arm.cycle_key = candidates.cycle_key
+        )
 {%- endif %}
 {%- if until == 'purchased' %}
-        and {{ purchased_since_anchor() }}
+        and {{ purchased_since_anchor(run_day) }}
         and %(run_date)s <= candidates.anchor_date + %(until_max_days)s::int
 {%- elif until %}
-        and {{ event_exists('until_events') }}
+        and {{ event_exists('until_events', run_day) }}
         and %(run_date)s <= candidates.anchor_date + %(until_max_days)s::int
 {%- endif %}
 {%- if exit_on_purchase %}
