@@ -118,11 +118,11 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, globa
 
 
 def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False, siblings: Sequence[str] = ()) -> str:
-    """The planning SQL for one action; its shape depends only on the spec (and, for the first
-    action, on whether an earlier completed plan bounds the entries to read)."""
+    """The planning SQL for one action; its shape depends only on the spec (and on whether an
+    earlier completed plan bounds the entries or parent rows to read)."""
     template = _sql_templates().get_template("plan_action.sql")
     return template.render(
-        windowed=windowed and not action.parents,
+        windowed=windowed,
         siblings=bool(siblings),
         frequency_cap=spec.policies.frequency_cap is not None,
         first=not action.parents,
@@ -142,12 +142,16 @@ def plan_action(
     run_date: dt.date,
     planned_through: dt.date | None = None,
     siblings: Sequence[str] = (),
+    planned_at: dt.datetime | None = None,
 ) -> StepSummary:
     """Insert the ledger rows of one action that are due on run_date; reruns insert nothing.
-    `planned_through`: the latest earlier completed plan, whose entries due by then are done;
-    `siblings`: the other arm's first steps when the action starts a branch arm."""
+    `planned_through`: the latest earlier completed plan (`planned_at`: when its transaction began),
+    which planned everything due by then; `siblings`: the other arm's first steps when the action
+    starts a branch arm."""
     params: dict[str, Any] = {
         "planned_through": planned_through,
+        "planned_at": planned_at,
+        "window_days": max(action.delay_days, action.until[1] if action.until else 0),
         "sibling_steps": list(siblings),
         "condition_days": action.condition_days,
         "workflow_id": spec.id,
@@ -190,16 +194,18 @@ def plan_action(
 def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tuple[int, list[StepSummary]]:
     """Enter, then plan every action in journey order (a step due today sees earlier steps' rows),
     and record the plan as completed in the same transaction."""
-    planned_through = conn.execute(
-        "select max(run_date) from loyalty.completed_plans where workflow_id = %s and run_date < %s",
+    previous = conn.execute(
+        """select run_date, completed_at from loyalty.completed_plans
+           where workflow_id = %s and run_date < %s order by run_date desc limit 1""",
         [spec.id, run_date],
-    ).fetchone()[0]
+    ).fetchone()
+    planned_through, planned_at = previous or (None, None)
     entered = enter(conn, spec, run_date)
     if entered >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner joins a million rows by nested loop
         conn.execute("analyze loyalty.journey_entries")
     actions = compile_journey(spec)
     steps = [
-        plan_action(conn, spec, action, run_date, planned_through, branch_siblings(actions, action))
+        plan_action(conn, spec, action, run_date, planned_through, branch_siblings(actions, action), planned_at)
         for action in actions
     ]
     conn.execute(

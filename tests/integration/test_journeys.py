@@ -291,3 +291,56 @@ class TestPlanningWindow:
             conn.rollback()
             plans = conn.execute("select run_date from loyalty.completed_plans order by run_date").fetchall()
         assert [row[0] for row in plans] == [D0, d4, d5]
+
+    def test_later_steps_read_recent_parents_and_late_sends(
+        self, clean_warehouse: str, tmp_path: Path, emulator: Service
+    ) -> None:
+        """message, wait 2, message. The first message, planned on D0, is not sent until D3 (its send
+        tasks did not run): D4's plan still plans the second one although its due date (D2) is
+        before the latest completed plan (D3) — it was sent after that plan began. A parent row
+        that an earlier completed plan already handled is not read again."""
+        url = clean_warehouse
+        steps = [
+            {"id": "first", "type": "message", "channel": "email"},
+            {"type": "wait", "days": 2},
+            {"id": "second", "type": "message", "channel": "email"},
+        ]
+        spec = _spec(tmp_path, "sent_late", steps)
+        d = lambda n: D0 + dt.timedelta(days=n)  # noqa: E731
+        _audience(url, "sent_late", D0, range(1, 3))
+        for offset in range(0, 3):
+            _plan(url, spec, d(offset))  # plans only: nothing is sent
+        _day(url, spec, d(3), emulator)  # plan, then the first message goes out
+        _day(url, spec, d(4), emulator)
+        assert {c: [(s, day) for s, day, _ in rows] for c, rows in _steps_by_customer(url, "sent_late").items()} == {
+            c: [("first", D0), ("second", d(4))] for c in (1, 2)
+        }
+        with psycopg.connect(url) as conn:
+            conn.execute("delete from loyalty.send_ledger where step_id = 'second' and customer_id = 2")
+            # a day passes: the first messages went out long before D4's plan began
+            conn.execute("update loyalty.send_ledger set updated_at = now() - interval '1 day'")
+        _day(url, spec, d(5), emulator)
+        assert [s for s, _, _ in _steps_by_customer(url, "sent_late")[2]] == ["first"]
+
+    def test_later_steps_fall_due_after_the_previous_plan(
+        self, clean_warehouse: str, tmp_path: Path, emulator: Service
+    ) -> None:
+        """The first message went out on D0, days before D1's plan (its updated_at is old): D2's
+        plan finds it through its due date (D0 + 2 > D1, the latest completed plan)."""
+        url = clean_warehouse
+        steps = [
+            {"id": "first", "type": "message", "channel": "email"},
+            {"type": "wait", "days": 2},
+            {"id": "second", "type": "message", "channel": "email"},
+        ]
+        spec = _spec(tmp_path, "on_time", steps)
+        _audience(url, "on_time", D0, range(1, 3))
+        for offset in range(0, 3):
+            with psycopg.connect(url) as conn:  # days pass between the daily runs
+                conn.execute("update loyalty.send_ledger set updated_at = now() - interval '1 day'")
+                conn.execute("update loyalty.completed_plans set completed_at = now() - interval '20 hours'")
+            _day(url, spec, D0 + dt.timedelta(days=offset), emulator)
+        journeys = _steps_by_customer(url, "on_time")
+        assert {c: [(s, day) for s, day, _ in rows] for c, rows in journeys.items()} == {
+            c: [("first", D0), ("second", D0 + dt.timedelta(days=2))] for c in (1, 2)
+        }

@@ -95,6 +95,16 @@ with candidates as (
         and parent.step_id = any(%(parent_steps)s)
         and parent.status = 'sent'
         and parent.run_date + %(delay_days)s::int <= %(run_date)s
+{%- if windowed %}
+        -- Not the step's whole history: the plan of planned_through took every parent row due by
+        -- then; what is left fell due since (or is still waiting for its until-event), or was sent
+        -- after that plan began (a deferred or reconciled send; an hour's margin for a send
+        -- transaction that began before it and committed after).
+        and (
+            parent.run_date > %(planned_through)s::date - %(window_days)s::int
+            or parent.updated_at >= %(planned_at)s::timestamptz - interval '1 hour'
+        )
+{%- endif %}
 {%- endif %}
 ),
 

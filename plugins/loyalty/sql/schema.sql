@@ -192,6 +192,10 @@ alter table loyalty.journey_entries add column if not exists is_global_holdout b
 create index if not exists send_ledger_customer_run_date on loyalty.send_ledger (customer_id, run_date);
 -- Crash reconciliation finds rows left in `sending`.
 create index if not exists send_ledger_sending on loyalty.send_ledger (workflow_id, updated_at) where status = 'sending';
+-- A daily plan's later steps read only parent rows due or sent since the previous completed plan:
+-- rows are appended by run date and rewritten when their status changes, so block ranges track both.
+create index if not exists send_ledger_recent on loyalty.send_ledger using brin (run_date, updated_at)
+    with (autosummarize = on);
 
 -- ---------------------------------------------------------------- raw: data quality results (loyalty.quality, Great Expectations)
 -- One row per expectation per validation run; rows of raw tables that broke an expectation go to
