@@ -18,7 +18,8 @@ orders_as_of_run_date as (
         ordered_date,
         status,
         is_completed,
-        order_total
+        order_total,
+        loaded_at
 
     from orders
     where

@@ -7,8 +7,11 @@
         materialized='incremental',
         unique_key='order_line_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['order_line_id'], 'unique': true}],
-        post_hook="{{ loyalty.delete_rows_missing_from(ref('stg_shop__order_lines'), 'order_line_id') }}",
+        indexes=[{'columns': ['order_line_id'], 'unique': true}, {'columns': ['loaded_at']}],
+        post_hook=[
+            "{{ loyalty.delete_rows_missing_from(ref('stg_shop__order_lines'), 'order_line_id') }}",
+            "{{ loyalty.index_quarantined_rows('order_line_id') }}",
+        ],
         on_schema_change='sync_all_columns',
     )
 }}
@@ -17,14 +20,10 @@ with
 
 order_lines as (
 
-    select * from {{ ref('stg_shop__order_lines') }}
     {% if is_incremental() %}
-        where
-            {{ loyalty.loaded_since_last_run('loaded_at') }}
-            or order_line_id in (
-                select quarantined.order_line_id from {{ this }} as quarantined
-                where quarantined.quarantine_rule is not null
-            )
+        {{ loyalty.rows_to_revalidate(ref('stg_shop__order_lines'), 'order_line_id') }}
+    {% else %}
+        select * from {{ ref('stg_shop__order_lines') }}
     {% endif %}
 
 ),
@@ -39,6 +38,10 @@ orders as (
         quarantine_rule
 
     from {{ ref('int_orders_validated') }}
+    {% if is_incremental() %}
+        -- Only the orders of the lines reprocessed: looked up by key, not millions hashed.
+        where order_id in (select order_lines.order_id from order_lines)
+    {% endif %}
 
 ),
 

@@ -8,8 +8,11 @@
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['order_id'], 'unique': true}],
-        post_hook="{{ loyalty.delete_rows_missing_from(ref('stg_shop__orders'), 'order_id') }}",
+        indexes=[{'columns': ['order_id'], 'unique': true}, {'columns': ['loaded_at']}],
+        post_hook=[
+            "{{ loyalty.delete_rows_missing_from(ref('stg_shop__orders'), 'order_id') }}",
+            "{{ loyalty.index_quarantined_rows('order_id') }}",
+        ],
         on_schema_change='sync_all_columns',
     )
 }}
@@ -18,14 +21,10 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
     {% if is_incremental() %}
-        where
-            {{ loyalty.loaded_since_last_run('loaded_at') }}
-            or order_id in (
-                select quarantined.order_id from {{ this }} as quarantined
-                where quarantined.quarantine_rule is not null
-            )
+        {{ loyalty.rows_to_revalidate(ref('stg_shop__orders'), 'order_id') }}
+    {% else %}
+        select * from {{ ref('stg_shop__orders') }}
     {% endif %}
 
 ),
@@ -37,6 +36,10 @@ customers as (
         quarantine_rule
 
     from {{ ref('int_customers_validated') }}
+    {% if is_incremental() %}
+        -- Only the customers of the orders reprocessed: looked up by key.
+        where customer_id in (select orders.customer_id from orders)
+    {% endif %}
 
 ),
 
