@@ -2,7 +2,8 @@
 -- not the Python generator's minutes): %(customers)s customers, %(orders)s orders and %(lines)s order lines
 -- over the %(history_days)s days ending on %(run_date)s, each row loaded the night after it happened.
 -- Deterministic: every "random" choice is a hash of the row number.
--- Postgres-only on purpose (a benchmark fixture, not a model).
+-- Postgres-only on purpose (a benchmark fixture, not a model). Rows are written in loaded_at order,
+-- as nightly loads append them (what the raw tables' BRIN indexes on loaded_at rely on).
 
 truncate raw.customers, raw.products, raw.orders, raw.order_lines, raw.message_events, raw.quarantine,
     loyalty.send_ledger;
@@ -41,7 +42,8 @@ from (
         (%(run_date)s::date - %(history_days)s)::timestamptz
             + ((abs(hashint4(customer_id)) %% (%(history_days)s * 86400)) * interval '1 second') as signed_up_at
     from generate_series(1, %(customers)s) as customer_id
-) as customers;
+) as customers
+order by signed_up_at;
 
 insert into raw.orders (order_id, customer_id, ordered_at, status, order_total, loaded_at)
 select
@@ -57,7 +59,8 @@ from (
         (%(run_date)s::date - %(history_days)s + 1)::timestamptz
             + ((abs(hashint4(order_number * 31)) %% (%(history_days)s * 86400)) * interval '1 second') as ordered_at
     from generate_series(1, %(orders)s) as order_number
-) as orders;
+) as orders
+order by ordered_at;
 
 insert into raw.order_lines (order_line_id, order_id, product_id, quantity, unit_price, loaded_at)
 select
@@ -71,7 +74,8 @@ from (
     select line_number, 'O' || (1 + abs(hashint4(line_number * 17)) %% %(orders)s) as order_id
     from generate_series(1, %(lines)s) as line_number
 ) as lines
-inner join raw.orders on lines.order_id = orders.order_id;
+inner join raw.orders on lines.order_id = orders.order_id
+order by orders.loaded_at;
 
 analyze raw.customers;
 analyze raw.products;

@@ -243,6 +243,11 @@ def _first_step_rows(url: str, workflow: str) -> dict[int, dt.date]:
 
 
 WAIT_THEN_MESSAGE = [{"type": "wait", "days": 2}, {"id": "hello", "type": "message", "channel": "email"}]
+MESSAGE_WAIT_MESSAGE = [
+    {"id": "first", "type": "message", "channel": "email"},
+    {"type": "wait", "days": 2},
+    {"id": "second", "type": "message", "channel": "email"},
+]
 
 
 class TestPlanningWindow:
@@ -300,12 +305,7 @@ class TestPlanningWindow:
         before the latest completed plan (D3) — it was sent after that plan began. A parent row
         that an earlier completed plan already handled is not read again."""
         url = clean_warehouse
-        steps = [
-            {"id": "first", "type": "message", "channel": "email"},
-            {"type": "wait", "days": 2},
-            {"id": "second", "type": "message", "channel": "email"},
-        ]
-        spec = _spec(tmp_path, "sent_late", steps)
+        spec = _spec(tmp_path, "sent_late", MESSAGE_WAIT_MESSAGE)
         d = lambda n: D0 + dt.timedelta(days=n)  # noqa: E731
         _audience(url, "sent_late", D0, range(1, 3))
         for offset in range(0, 3):
@@ -328,12 +328,7 @@ class TestPlanningWindow:
         """The first message went out on D0, days before D1's plan (its updated_at is old): D2's
         plan finds it through its due date (D0 + 2 > D1, the latest completed plan)."""
         url = clean_warehouse
-        steps = [
-            {"id": "first", "type": "message", "channel": "email"},
-            {"type": "wait", "days": 2},
-            {"id": "second", "type": "message", "channel": "email"},
-        ]
-        spec = _spec(tmp_path, "on_time", steps)
+        spec = _spec(tmp_path, "on_time", MESSAGE_WAIT_MESSAGE)
         _audience(url, "on_time", D0, range(1, 3))
         for offset in range(0, 3):
             with psycopg.connect(url) as conn:  # days pass between the daily runs
