@@ -107,3 +107,41 @@
         >= {{ dbt.dateadd('day', -1 * var('late_arriving_days'), previous_inputs_loaded_through) }}
     )
 {%- endmacro %}
+
+{#
+    The customers an incremental build recomputes (the rules above), as one select of customer_id:
+    orders placed or loaded since the previous build (and leaving `trailing_window_days`), order lines
+    loaded since then when `with_order_lines` (features built from lines), customers loaded since then,
+    and everyone the table holds when going back. `previous_run_date` / `previous_inputs_loaded_through`:
+    the literals the model read once; `orders`, `order_lines` and `customers`: relations or CTE names with
+    customer_id and loaded_at (orders: int_orders_validated's columns).
+#}
+{% macro customers_to_recompute(
+    previous_run_date, previous_inputs_loaded_through, orders, customers, order_lines=none, trailing_window_days=[]
+) -%}
+        select changed_orders.customer_id
+        from {{ orders }} as changed_orders
+        where {{ loyalty.order_changes_customer(
+            'changed_orders', previous_run_date, previous_inputs_loaded_through, trailing_window_days
+        ) }}
+{%- if order_lines is not none %}
+
+        union
+
+        select loaded_order_lines.customer_id
+        from {{ order_lines }} as loaded_order_lines
+        where {{ loyalty.loaded_since_previous_build('loaded_order_lines.loaded_at', previous_inputs_loaded_through) }}
+{%- endif %}
+
+        union
+
+        select loaded_customers.customer_id
+        from {{ customers }} as loaded_customers
+        where {{ loyalty.loaded_since_previous_build('loaded_customers.loaded_at', previous_inputs_loaded_through) }}
+
+        union
+
+        select previous_customers.customer_id
+        from {{ this }} as previous_customers
+        where {{ loyalty.recomputing_everyone(previous_run_date) }}
+{%- endmacro %}

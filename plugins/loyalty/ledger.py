@@ -135,22 +135,37 @@ def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False
     )
 
 
+@dataclass(frozen=True)
+class PreviousPlan:
+    """The workflow's latest completed plan before a run date: it planned everything due by then."""
+
+    run_date: dt.date
+    began_at: dt.datetime  # its transaction's start: later status changes (sends) come after it
+
+
+def previous_plan(conn: psycopg.Connection, workflow_id: str, run_date: dt.date) -> PreviousPlan | None:
+    row = conn.execute(
+        """select run_date, completed_at from loyalty.completed_plans
+           where workflow_id = %s and run_date < %s order by run_date desc limit 1""",
+        [workflow_id, run_date],
+    ).fetchone()
+    return PreviousPlan(*row) if row else None
+
+
 def plan_action(
     conn: psycopg.Connection,
     spec: WorkflowSpec,
     action: Action,
     run_date: dt.date,
-    planned_through: dt.date | None = None,
+    previous: PreviousPlan | None = None,
     siblings: Sequence[str] = (),
-    planned_at: dt.datetime | None = None,
 ) -> StepSummary:
     """Insert the ledger rows of one action that are due on run_date; reruns insert nothing.
-    `planned_through`: the latest earlier completed plan (`planned_at`: when its transaction began),
-    which planned everything due by then; `siblings`: the other arm's first steps when the action
-    starts a branch arm."""
+    `previous` bounds what is read to what it did not plan; `siblings`: the other arm's first
+    steps when the action starts a branch arm."""
     params: dict[str, Any] = {
-        "planned_through": planned_through,
-        "planned_at": planned_at,
+        "planned_through": previous.run_date if previous else None,
+        "planned_at": previous.began_at if previous else None,
         "window_days": max(action.delay_days, action.until[1] if action.until else 0),
         "sibling_steps": list(siblings),
         "condition_days": action.condition_days,
@@ -168,7 +183,7 @@ def plan_action(
     if spec.policies.frequency_cap is not None:
         params["cap_messages"] = spec.policies.frequency_cap.max_messages
         params["cap_days"] = spec.policies.frequency_cap.per_days
-    query = render_action_sql(spec, action, planned_through is not None, siblings)
+    query = render_action_sql(spec, action, previous is not None, siblings)
     inserted = conn.execute(query, params).rowcount
     if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop
         conn.execute("analyze loyalty.send_ledger")
@@ -194,19 +209,13 @@ def plan_action(
 def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tuple[int, list[StepSummary]]:
     """Enter, then plan every action in journey order (a step due today sees earlier steps' rows),
     and record the plan as completed in the same transaction."""
-    previous = conn.execute(
-        """select run_date, completed_at from loyalty.completed_plans
-           where workflow_id = %s and run_date < %s order by run_date desc limit 1""",
-        [spec.id, run_date],
-    ).fetchone()
-    planned_through, planned_at = previous or (None, None)
+    previous = previous_plan(conn, spec.id, run_date)
     entered = enter(conn, spec, run_date)
     if entered >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner joins a million rows by nested loop
         conn.execute("analyze loyalty.journey_entries")
     actions = compile_journey(spec)
     steps = [
-        plan_action(conn, spec, action, run_date, planned_through, branch_siblings(actions, action), planned_at)
-        for action in actions
+        plan_action(conn, spec, action, run_date, previous, branch_siblings(actions, action)) for action in actions
     ]
     conn.execute(
         """insert into loyalty.completed_plans (workflow_id, run_date) values (%s, %s)

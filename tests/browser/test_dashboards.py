@@ -146,10 +146,13 @@ class TestHtmlReport:
         loyalty_cli("report", "--html", str(page))
         assert "http:" not in page.read_text() and "https:" not in page.read_text()
         browser.get(page.as_uri())
-        # The module's browser comes from a Superset dashboard still running its scripts: wait until the
-        # report itself is the loaded document, not just until get() returns.
+        # The module's browser comes from a Superset dashboard still running its scripts, which can
+        # navigate after get() returned (a redirect to its login page was seen): wait until the report
+        # itself is the loaded document, and open it again if something navigated away.
         deadline, charts = time.monotonic() + 60, []
         while time.monotonic() < deadline:
+            if browser.current_url != page.as_uri():
+                browser.get(page.as_uri())
             charts = browser.find_elements("css selector", "figure svg")
             if browser.title == "Loyalty workflows report" and len(charts) >= 8:
                 break

@@ -59,27 +59,13 @@ inputs_loaded as (
 
     customers_to_recompute as (
 
-        select orders_validated.customer_id
-        from orders_validated
-        where {{ loyalty.order_changes_customer('orders_validated', previous_run_date, previous_inputs_loaded_through) }}
-
-        union
-
-        select loaded_order_lines.customer_id
-        from {{ ref('int_order_lines_validated') }} as loaded_order_lines
-        where {{ loyalty.loaded_since_previous_build('loaded_order_lines.loaded_at', previous_inputs_loaded_through) }}
-
-        union
-
-        select customers.customer_id
-        from customers
-        where {{ loyalty.loaded_since_previous_build('customers.loaded_at', previous_inputs_loaded_through) }}
-
-        union
-
-        select previous_customers.customer_id
-        from {{ this }} as previous_customers
-        where {{ loyalty.recomputing_everyone(previous_run_date) }}
+        {{ loyalty.customers_to_recompute(
+            previous_run_date,
+            previous_inputs_loaded_through,
+            orders='orders_validated',
+            customers='customers',
+            order_lines='order_lines_validated',
+        ) }}
 
     ),
 

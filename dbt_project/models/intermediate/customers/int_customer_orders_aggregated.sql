@@ -51,23 +51,13 @@ inputs_loaded as (
 
     customers_to_recompute as (
 
-        select orders_validated.customer_id
-        from orders_validated
-        where {{ loyalty.order_changes_customer(
-            'orders_validated', previous_run_date, previous_inputs_loaded_through, trailing_window_days=[90, 365]
+        {{ loyalty.customers_to_recompute(
+            previous_run_date,
+            previous_inputs_loaded_through,
+            orders='orders_validated',
+            customers='customers',
+            trailing_window_days=[90, 365],
         ) }}
-
-        union
-
-        select customers.customer_id
-        from customers
-        where {{ loyalty.loaded_since_previous_build('customers.loaded_at', previous_inputs_loaded_through) }}
-
-        union
-
-        select previous_customers.customer_id
-        from {{ this }} as previous_customers
-        where {{ loyalty.recomputing_everyone(previous_run_date) }}
 
     ),
 
