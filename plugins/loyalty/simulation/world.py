@@ -113,11 +113,14 @@ def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMess
         truth = TRUTH[message.workflow_id]
         started = episodes.get((message.workflow_id, customer_id))
         counted = started is None or (message.delivered_on - started).days > truth.journey_days
-        persuaded = counted and _uniform(seed, "persuade", message.message_key) < truth.persuasion_rate
+        # The draws are keyed by who got which workflow's message on which day, not by the provider's
+        # message id: that id depends on the order of the requests, and the campaign must not.
+        exposure = (message.workflow_id, customer_id, message.delivered_on)
+        persuaded = counted and _uniform(seed, "persuade", *exposure) < truth.persuasion_rate
         order_id = None
         if persuaded:
-            lag = 1 + int(_uniform(seed, "lag", message.message_key) * truth.effect_window_days)
-            hour = 8 + int(_uniform(seed, "hour", message.message_key) * 14)
+            lag = 1 + int(_uniform(seed, "lag", *exposure) * truth.effect_window_days)
+            hour = 8 + int(_uniform(seed, "hour", *exposure) * 14)
             ordered_at = dt.datetime.combine(
                 message.delivered_on + dt.timedelta(days=lag), dt.time(hour), tzinfo=dt.UTC
             )
