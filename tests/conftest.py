@@ -26,6 +26,7 @@ APP_TABLES = (
     "raw.message_events",
     "raw.quarantine",
     "raw.quality_results",
+    "raw.quality_checked_loads",
     "loyalty.send_ledger",
     "loyalty.journey_entries",
     "loyalty.completed_plans",

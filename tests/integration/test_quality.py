@@ -101,6 +101,63 @@ class TestRawChecks:
             ("expectation:expect_column_values_to_be_in_set:has_known_customer", "bad"),
         ]
 
+    def test_a_daily_check_reads_only_the_rows_loaded_since_the_previous_one(self, clean_warehouse: str) -> None:
+        """Day 2's check validates day 2's loads (and day 1's last hour, the margin for loads in flight),
+        not the table: its results count 3 rows, not 52. Day 1's quarantined row stays, the new bad row
+        is quarantined once, and a rerun of day 2 reads the same window without duplicating either."""
+        url = clean_warehouse
+        with psycopg.connect(url) as conn:
+            conn.execute("insert into raw.customers (customer_id, email, signup_at) values (1, 'a@b.com', now())")
+            conn.execute(
+                "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total, loaded_at) "
+                "select 'old-' || n, 1, now(), 'completed', case when n = 50 then -5 else 10 end, "
+                "now() - interval '2 days' - n * interval '2 hours' from generate_series(1, 50) as n"
+            )
+        check_raw(url, RUN_DATE)
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total) values "
+                "('new-good', 1, now(), 'completed', 10), ('new-bad', 1, now(), 'completed', 1000000)"
+            )
+        day_two = RUN_DATE + dt.timedelta(days=1)
+        for _ in range(2):
+            report = check_raw(url, day_two)
+        assert report.reasons == ["raw_orders: expect_column_values_to_be_between(order_total): 1 of 3 rows"]
+        with psycopg.connect(url) as conn:
+            quarantined = conn.execute(
+                "select row_data ->> 'order_id' from raw.quarantine where source_table = 'raw.orders' order by 1"
+            ).fetchall()
+            counted = conn.execute(
+                "select run_date, max(element_count) from raw.quality_results where suite_name = 'raw_orders' "
+                "group by run_date order by run_date"
+            ).fetchall()
+        assert quarantined == [("new-bad",), ("old-50",)]
+        assert counted == [(RUN_DATE, 50), (day_two, 3)]
+
+    def test_frames_of_a_window_add_up_to_the_whole(self, clean_warehouse: str) -> None:
+        """Read in frames of 2 rows (a server-side cursor), 5 orders give the same findings as one
+        frame: every failing row quarantined, counts summed over the frames."""
+        url = clean_warehouse
+        with psycopg.connect(url) as conn:
+            conn.execute("insert into raw.customers (customer_id, email, signup_at) values (1, 'a@b.com', now())")
+            conn.execute(
+                "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total) "
+                "select 'o' || n, case when n = 4 then 99 else 1 end, now(), 'completed', "
+                "case when n in (2, 5) then -1 else 10 end from generate_series(1, 5) as n"
+            )
+        report = check_raw(url, RUN_DATE, chunk_rows=2)
+        assert sorted(report.reasons) == [
+            "raw_orders: expect_column_values_to_be_between(order_total): 2 of 5 rows",
+            "raw_orders: expect_column_values_to_be_in_set(has_known_customer): 1 of 5 rows",
+        ]
+        assert report.quarantined == 3
+        with psycopg.connect(url) as conn:
+            results = conn.execute(
+                "select bool_and(is_success), max(element_count) from raw.quality_results "
+                "where suite_name = 'raw_orders' and column_name = 'order_id'"
+            ).fetchone()
+        assert results == (True, 5)
+
 
 def _features(url: str, days: dict[dt.date, float]) -> None:
     """A stand-in for marts.dim_customers: 200 customers per run date, every feature scaled by `days[d]`."""

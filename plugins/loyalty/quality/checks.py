@@ -1,8 +1,9 @@
 """Run the suites against the warehouse and record what they found.
 
 raw.quality_results is created by plugins/loyalty/sql/schema.sql. Data is read with one SQL query
-per check into a pandas DataFrame and validated by an ephemeral Great Expectations context (no GX
-project on disk; nothing at import time).
+per check into pandas DataFrames (the raw tables' windows frame by frame, through a server-side
+cursor) and validated by an ephemeral Great Expectations context (no GX project on disk; nothing at
+import time).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from loyalty.specs import WorkflowSpec, load_spec
-from loyalty.warehouse import connect
+from loyalty.warehouse import connect, read_sql
 
 AUDIENCE_HISTORY_RUNS = 28
 AUDIENCE_SIZE_BAND = (0.2, 5.0)  # today's size within [median × 0.2, median × 5] of recent runs
@@ -219,55 +220,117 @@ def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date)
     return AudienceCheck(not reasons, reasons, len(frame))
 
 
-RAW_SQL = {
-    "customers": "select * from raw.customers order by customer_id",
-    "orders": """
-        select orders.*, exists (
-            select 1 from raw.customers as customers where customers.customer_id = orders.customer_id
-        ) as has_known_customer
-        from raw.orders as orders order by orders.order_id""",
-    "order_lines": """
-        select lines.*,
-            exists (select 1 from raw.orders as orders where orders.order_id = lines.order_id) as has_known_order,
-            exists (
-                select 1 from raw.products as products where products.product_id = lines.product_id
-            ) as has_known_product
-        from raw.order_lines as lines order by lines.order_line_id""",
-}
 RAW_HELPER_COLUMNS = {"has_known_customer", "has_known_order", "has_known_product"}
+RAW_CHUNK_ROWS = 200_000  # rows per pandas frame: memory stays flat on a table's first, whole-table check
+RAW_LOAD_MARGIN = dt.timedelta(hours=1)  # a load that began before the previous check and committed after it
 
 
-def check_raw(url: str, run_date: dt.date) -> QualityReport:
-    """Validate raw customers, orders and order lines (schema, ranges, uniqueness, referential);
-    replace this check's rows in raw.quarantine (rule `expectation:<type>:<column>`) with the rows
-    failing now, and record every result in raw.quality_results."""
+def check_raw(url: str, run_date: dt.date, chunk_rows: int = RAW_CHUNK_ROWS) -> QualityReport:
+    """Validate the raw customers, orders and order lines loaded since the previous run date's check
+    (every row on a table's first check): schema, ranges, uniqueness (within the window; the primary
+    keys hold it across loads) and referential checks. Failing rows go to raw.quarantine (rule
+    `expectation:<type>:<column>`), replacing the check's earlier rows of the same window, so a rerun
+    never duplicates them; one result per expectation goes to raw.quality_results. Rows are read
+    through a server-side cursor in frames of `chunk_rows`."""
     from loyalty.quality.suites import raw_suites
 
     reasons, quarantined = [], 0
     with connect(url) as conn:
         for table, suite in raw_suites().items():
-            frame = _frame(conn, RAW_SQL[table])
-            outcomes = _validate(frame, suite)
-            _record(conn, run_date, suite.name, outcomes)
-            source_table = f"raw.{table}"
-            conn.execute(
-                "delete from raw.quarantine where source_table = %s and rule like 'expectation:%%'", [source_table]
-            )
-            rows = []
-            for outcome in outcomes:
-                if outcome.success:
-                    continue
-                reasons.append(outcome.reason(suite.name))
-                rule = f"expectation:{outcome.expectation_type}:{outcome.column or ''}"
-                for index in outcome.unexpected_index_list:
-                    record = frame.iloc[index].drop(labels=list(RAW_HELPER_COLUMNS & set(frame.columns)))
-                    rows.append((source_table, rule, record.to_json(date_format="iso")))
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "insert into raw.quarantine (source_table, rule, row_data) values (%s, %s, %s::jsonb)", rows
-                )
-            quarantined += len(rows)
+            found, count = _check_raw_table(conn, run_date, table, suite, chunk_rows)
+            reasons += found
+            quarantined += count
     return QualityReport(not reasons, reasons, quarantined)
+
+
+def _check_raw_table(
+    conn: psycopg.Connection, run_date: dt.date, table: str, suite: Any, chunk_rows: int
+) -> tuple[list[str], int]:
+    """One raw table's window: validate it frame by frame, quarantine its failing rows, record it."""
+    import pandas as pd
+
+    checked_through = conn.execute(
+        "select max(loaded_through) from raw.quality_checked_loads where suite_name = %s and run_date < %s",
+        [suite.name, run_date],
+    ).fetchone()[0]
+    loaded_after = checked_through - RAW_LOAD_MARGIN if checked_through else None
+    source_table = f"raw.{table}"
+    per_frame, failing_rows, loaded_through, rows_checked = [], [], checked_through, 0
+    with conn.cursor(name=f"quality_{table}") as cursor:
+        cursor.execute(read_sql(f"quality_raw_{table}.sql"), {"loaded_after": loaded_after})
+        columns = [c.name for c in cursor.description]
+        while True:
+            rows = cursor.fetchmany(chunk_rows)
+            if per_frame and not rows:
+                break
+            frame = pd.DataFrame(rows, columns=columns)
+            outcomes = _validate(frame, suite)
+            per_frame.append(outcomes)
+            failing_rows += _failing_rows(frame, outcomes, source_table)
+            if rows:
+                newest = frame["loaded_at"].max().to_pydatetime()
+                loaded_through = max(loaded_through, newest) if loaded_through else newest
+            rows_checked += len(rows)
+            if len(rows) < chunk_rows:
+                break
+    outcomes = _merge(per_frame)
+    _record(conn, run_date, suite.name, outcomes)
+    conn.execute(
+        """delete from raw.quarantine
+           where source_table = %(table)s and rule like 'expectation:%%'
+               and (%(after)s::timestamptz is null or source_loaded_at > %(after)s::timestamptz)""",
+        {"table": source_table, "after": loaded_after},
+    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into raw.quarantine (source_table, rule, row_data, source_loaded_at)
+               values (%s, %s, %s::jsonb, %s)""",
+            failing_rows,
+        )
+    conn.execute(
+        """insert into raw.quality_checked_loads (suite_name, run_date, loaded_through, rows_checked)
+           values (%s, %s, %s, %s)
+           on conflict (suite_name, run_date) do update
+           set loaded_through = excluded.loaded_through, rows_checked = excluded.rows_checked, checked_at = now()""",
+        [suite.name, run_date, loaded_through, rows_checked],
+    )
+    return [o.reason(suite.name) for o in outcomes if not o.success], len(failing_rows)
+
+
+def _failing_rows(frame: Any, outcomes: list[_Outcome], source_table: str) -> list[tuple]:
+    """(source table, rule, row as JSON, its loaded_at) for each row that broke an expectation."""
+    helpers = list(RAW_HELPER_COLUMNS & set(frame.columns))
+    rows = []
+    for outcome in outcomes:
+        rule = f"expectation:{outcome.expectation_type}:{outcome.column or ''}"
+        for index in outcome.unexpected_index_list:
+            record = frame.iloc[index]
+            row_data = record.drop(labels=helpers).to_json(date_format="iso")
+            rows.append((source_table, rule, row_data, record["loaded_at"].to_pydatetime()))
+    return rows
+
+
+def _merge(per_frame: list[list[_Outcome]]) -> list[_Outcome]:
+    """One outcome per expectation over all frames of a window: failed if any frame failed, counts
+    summed, the first failing frame's details."""
+
+    def total(values: list[int | None]) -> int | None:
+        present = [v for v in values if v is not None]
+        return sum(present) if present else None
+
+    merged = []
+    for same in zip(*per_frame, strict=True):
+        shown = next((o for o in same if not o.success), same[0])
+        merged.append(
+            replace(
+                shown,
+                success=all(o.success for o in same),
+                element_count=total([o.element_count for o in same]),
+                unexpected_count=total([o.unexpected_count for o in same]),
+                unexpected_index_list=[],
+            )
+        )
+    return merged
 
 
 def check_features(url: str, run_date: dt.date) -> QualityReport:

@@ -132,6 +132,7 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
         "raw.order_lines",
         "raw.message_events",
         "raw.quarantine",
+        "raw.quality_checked_loads",
         "loyalty.send_ledger",
         "loyalty.journey_entries",
         "loyalty.completed_plans",

@@ -219,3 +219,18 @@ create table if not exists raw.quality_results (
     unexpected_count bigint,
     details          jsonb not null default '{}'::jsonb
 );
+
+-- What each run date's raw check read, per suite: the next run date's check reads only rows loaded
+-- after the latest `loaded_through` before it (less a margin for loads still in flight), so a daily
+-- check costs the day's loads, not the table's size. A rerun of a run date reads the same window.
+create table if not exists raw.quality_checked_loads (
+    suite_name      text not null,
+    run_date        date not null,
+    loaded_through  timestamptz,
+    rows_checked    bigint not null,
+    checked_at      timestamptz not null default now(),
+    primary key (suite_name, run_date)
+);
+-- The quarantined row's own loaded_at, exactly: a rerun replaces the raw check's quarantine rows of
+-- the window it reads, and only those.
+alter table raw.quarantine add column if not exists source_loaded_at timestamptz;

@@ -1,0 +1,113 @@
+"""How long the warehouse DAG's Great Expectations raw check takes, and how much memory it needs.
+
+Writes a retailer with generate_series (bench/sql/dbt_bulk_world.sql; default 200,000 customers,
+600,000 orders, 2,000,000 order lines; the flags take it to dbt_build.py's 1M / 3M / 10M) into a
+scratch database, then runs `loyalty.quality.check_raw`, each in its own process so its peak RSS is its own:
+
+- baseline: the check as first built — every raw row, read into one pandas frame per table;
+- first check: every raw row (a table's first check), read in frames of 200,000 rows;
+- daily check: the next run date, after one more day of loads (bench/sql/dbt_bulk_next_day.sql):
+  only the rows loaded since the first check (less the one-hour margin).
+
+The scratch database `loyalty_bench_quality` is created on the server of LOYALTY_WAREHOUSE_URL (else
+the embedded Postgres) and dropped at the end unless --keep.
+
+Run: `.venv/bin/python bench/raw_checks.py [--customers N --orders N --lines N]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import os
+import resource
+import time
+
+import psycopg
+
+from dbt_build import load_average, run_sql, scratch_database
+from loyalty import warehouse
+from loyalty.quality import checks
+
+
+def _timed_check(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, float, int]:
+    """(seconds, peak RSS MiB, rows checked) of one check_raw in this (child) process."""
+    started = time.perf_counter()
+    checks.check_raw(url, run_date, chunk_rows=chunk_rows)
+    seconds = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select sum(rows_checked) from raw.quality_checked_loads where run_date = %s", [run_date]
+        ).fetchone()[0]
+    return seconds, peak_mib, int(rows)
+
+
+def in_child(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, float, int]:
+    """Run one check in a fresh process: its peak RSS is the check's, not the bench's."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_timed_check, (url, run_date, chunk_rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200_000)
+    parser.add_argument("--orders", type=int, default=600_000)
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--products", type=int, default=1_000)
+    parser.add_argument("--history-days", type=int, default=730)
+    parser.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date(2026, 5, 31))
+    parser.add_argument("--database", default="loyalty_bench_quality")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    admin_url, url = scratch_database(args.database)
+    figures = []
+    try:
+        warehouse.init_schema(url)
+        sizes = {
+            "customers": args.customers,
+            "orders": args.orders,
+            "lines": args.lines,
+            "products": args.products,
+            "history_days": args.history_days,
+        }
+        seconds = run_sql(url, "dbt_bulk_world.sql", run_date=args.run_date, **sizes)
+        print(
+            f"bulk world: {args.customers:,} customers, {args.orders:,} orders, {args.lines:,} lines in {seconds:.0f} s"
+        )
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("vacuum analyze")
+
+        def measure(what: str, run_date: dt.date, chunk_rows: int) -> None:
+            before = load_average()
+            seconds, peak, rows = in_child(url, run_date, chunk_rows)
+            figures.append((what, rows, seconds, peak, f"{before} → {load_average()}"))
+
+        measure("baseline: whole tables, one frame each", args.run_date, 10**12)
+        with psycopg.connect(url) as conn:
+            conn.execute("truncate raw.quality_checked_loads, raw.quarantine")
+        measure("first check: whole tables, frames of 200,000", args.run_date, checks.RAW_CHUNK_ROWS)
+
+        next_day = args.run_date + dt.timedelta(days=1)
+        per_day = {
+            "new_customers": max(1, args.customers // args.history_days),
+            "new_orders": max(1, args.orders // args.history_days),
+            "new_lines": max(1, args.lines // args.history_days),
+        }
+        run_sql(url, "dbt_bulk_next_day.sql", day=next_day, **sizes, **per_day)
+        measure("daily check: one new day of loads", next_day, checks.RAW_CHUNK_ROWS)
+    finally:
+        if not args.keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'drop database if exists "{args.database}" with (force)')
+
+    print(f"\n{'what':<48}{'rows read':>12}{'seconds':>10}{'peak MiB':>10}   load average (1 min)")
+    for what, rows, seconds, peak, loads in figures:
+        print(f"{what:<48}{rows:>12,}{seconds:>10.1f}{peak:>10.0f}   {loads}")
+    print(f"\n{os.cpu_count()} cores; rows read = customers + orders + order lines in the check's window")
+
+
+if __name__ == "__main__":
+    main()
