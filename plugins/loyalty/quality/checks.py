@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,13 @@ class _Outcome:
 
 
 def _validate(frame, suite) -> list[_Outcome]:
+    """One frame against one suite."""
+    return _validator(suite)(frame)
+
+
+def _validator(suite) -> Callable[[Any], list[_Outcome]]:
+    """Validate frames against `suite` in one ephemeral context: a context per frame would keep
+    each frame alive (~100 MB per 200,000 raw rows, measured)."""
     from loyalty.quality.suites import great_expectations
 
     gx, _ = great_expectations()
@@ -95,23 +103,26 @@ def _validate(frame, suite) -> list[_Outcome]:
     batch = source.add_dataframe_asset(name=suite.name).add_batch_definition_whole_dataframe("whole")
     suite = context.suites.add(suite)
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
-    outcomes = []
-    for item in result.results:
-        kwargs = {k: v for k, v in item.expectation_config.kwargs.items() if k != "batch_id"}
-        observed = item.result.get("observed_value")
-        outcomes.append(
-            _Outcome(
-                expectation_type=item.expectation_config.type,
-                column=kwargs.get("column"),
-                success=bool(item.success),
-                element_count=item.result.get("element_count"),
-                unexpected_count=item.result.get("unexpected_count"),
-                unexpected_index_list=list(item.result.get("unexpected_index_list") or []),
-                details=json.loads(json.dumps({"kwargs": kwargs, "observed_value": observed}, default=str)),
-            )
-        )
-    return outcomes
+
+    def validate(frame) -> list[_Outcome]:
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
+        return [_outcome(item) for item in result.results]
+
+    return validate
+
+
+def _outcome(item: Any) -> _Outcome:
+    kwargs = {k: v for k, v in item.expectation_config.kwargs.items() if k != "batch_id"}
+    observed = item.result.get("observed_value")
+    return _Outcome(
+        expectation_type=item.expectation_config.type,
+        column=kwargs.get("column"),
+        success=bool(item.success),
+        element_count=item.result.get("element_count"),
+        unexpected_count=item.result.get("unexpected_count"),
+        unexpected_index_list=list(item.result.get("unexpected_index_list") or []),
+        details=json.loads(json.dumps({"kwargs": kwargs, "observed_value": observed}, default=str)),
+    )
 
 
 def _record(conn: psycopg.Connection, run_date: dt.date, suite_name: str, outcomes: list[_Outcome]) -> None:
@@ -255,6 +266,7 @@ def _check_raw_table(
     ).fetchone()[0]
     loaded_after = checked_through - RAW_LOAD_MARGIN if checked_through else None
     source_table = f"raw.{table}"
+    validate = _validator(suite)
     per_frame, failing_rows, loaded_through, rows_checked = [], [], checked_through, 0
     with conn.cursor(name=f"quality_{table}") as cursor:
         cursor.execute(read_sql(f"quality_raw_{table}.sql"), {"loaded_after": loaded_after})
@@ -264,7 +276,7 @@ def _check_raw_table(
             if per_frame and not rows:
                 break
             frame = pd.DataFrame(rows, columns=columns)
-            outcomes = _validate(frame, suite)
+            outcomes = validate(frame)
             per_frame.append(outcomes)
             failing_rows += _failing_rows(frame, outcomes, source_table)
             if rows:
