@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import resource
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import psycopg
 
@@ -46,8 +47,8 @@ def _timed_check(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, f
 
 def in_child(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, float, int]:
     """Run one check in a fresh process: its peak RSS is the check's, not the bench's."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_timed_check, (url, run_date, chunk_rows))
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_timed_check, url, run_date, chunk_rows).result()
 
 
 def main() -> None:
