@@ -96,7 +96,8 @@ def simulate_day(stack: Stack, cfg: DemoConfig, day: dt.date, workflows: tuple[s
 
 def world_moves(stack: Stack, cfg: DemoConfig, day: dt.date) -> None:
     with warehouse.connect(stack.warehouse_url) as conn:
-        react_to_messages(conn, delivered_messages_from_emulator(stack.emulator.url), cfg.generator.seed)
+        messages = delivered_messages_from_emulator(stack.emulator.url)
+        react_to_messages(conn, messages, cfg.generator.seed, cfg.run_every_days)
         advance_to(conn, day)
 
 

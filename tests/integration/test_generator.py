@@ -93,3 +93,23 @@ class TestGenerator:
         first = persuaded("a")
         assert 10 <= len(first) <= 80  # ~10% of 400 persuaded: the draw is live, not all or nothing
         assert persuaded("b") == first
+
+    def test_a_follow_up_delayed_by_the_campaign_cadence_is_the_same_exposure(self, clean_warehouse: str) -> None:
+        """second_purchase's follow-up is due 5 days after the nudge; run every 3 days, it goes out on day
+        6 and is still the same exposure (not a second chance to persuade); run daily, day 6 is a new one."""
+        day = SMALL.campaign_start
+
+        def counted(run_every_days: int) -> list[bool]:
+            with psycopg.connect(clean_warehouse) as conn:
+                generate(conn, SMALL)
+                (email,) = conn.execute("select email from raw.customers order by customer_id limit 1").fetchone()
+                messages = [
+                    DeliveredMessage("nudge", email, "second_purchase", day),
+                    DeliveredMessage("follow-up", email, "second_purchase", day + dt.timedelta(days=6)),
+                ]
+                react_to_messages(conn, messages, seed=SMALL.seed, run_every_days=run_every_days)
+                rows = conn.execute("select counted from sim.reactions order by delivered_on").fetchall()
+                return [row[0] for row in rows]
+
+        assert counted(run_every_days=3) == [True, False]
+        assert counted(run_every_days=1) == [True, True]

@@ -3,7 +3,10 @@
 Model: a customer who receives (gets delivered) a workflow's message is persuaded with probability
 `persuasion_rate` to place one extra order 1..`effect_window_days` days after delivery. A journey is
 one exposure: messages of the same workflow delivered to the same customer within `journey_days` of
-the episode's first delivered message add nothing (the world decides once per episode). So, per
+the episode's first delivered message add nothing (the world decides once per episode). `journey_days`
+is the journey's span when it runs daily; each of its `follow_ups` (messages after a wait) can go out
+up to `run_every_days - 1` days later when the campaign runs less often, so the episode stretches by
+that much per follow-up (`episode_days`). So, per
 journey entry, P(convert | treated) = 1 − (1 − b)(1 − rate · d), where b is the no-message rate and d
 the share of treated entries with a delivered message, and the intent-to-treat lift a holdout
 comparison measures is rate · d · (1 − b). Every effect window plus the journey's span fits in the
@@ -24,6 +27,13 @@ class WorkflowTruth:
     effect_window_days: int
     description: str
     journey_days: int = 0
+    follow_ups: int = 0
+
+    def episode_days(self, run_every_days: int = 1) -> int:
+        """Days after an episode's first delivered message within which a message of the same workflow
+        belongs to it, when the campaign runs every `run_every_days` days: a follow-up due after a
+        wait is sent on the first run day on or after it."""
+        return self.journey_days + self.follow_ups * (run_every_days - 1)
 
 
 TRUTH: dict[str, WorkflowTruth] = {
@@ -43,6 +53,7 @@ TRUTH: dict[str, WorkflowTruth] = {
             "The welcome series (3 emails over 5 days, one exposure) persuades 15% of new signups to order "
             "1-9 days after the first delivered email.",
             journey_days=5,
+            follow_ups=2,
         ),
         WorkflowTruth(
             "second_purchase",
@@ -50,6 +61,7 @@ TRUTH: dict[str, WorkflowTruth] = {
             9,
             "The second-purchase nudge (and its follow-up, one exposure) persuades 12% of one-time buyers.",
             journey_days=5,
+            follow_ups=1,
         ),
         WorkflowTruth(
             "post_purchase_cross_sell",
@@ -63,6 +75,7 @@ TRUTH: dict[str, WorkflowTruth] = {
             9,
             "The save note (and the reminder with bonus points, one exposure) persuades 10% of at-risk customers.",
             journey_days=4,
+            follow_ups=1,
         ),
         WorkflowTruth(
             "birthday_reward",

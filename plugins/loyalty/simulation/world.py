@@ -79,11 +79,14 @@ def _delivered(records: Iterable[Mapping[str, Any]]) -> Iterable[DeliveredMessag
         yield DeliveredMessage(record["sg_message_id"], record["to"], workflow, delivered_at.date())
 
 
-def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMessage], seed: int) -> int:
+def react_to_messages(
+    conn: psycopg.Connection, messages: Iterable[DeliveredMessage], seed: int, run_every_days: int = 1
+) -> int:
     """Decide, once per exposure episode, whether the recipient is persuaded; schedule their extra order.
 
-    A message of a workflow delivered within the workflow's `journey_days` after the customer's last
-    counted message of it belongs to the same episode and is recorded as not counted.
+    A message of a workflow delivered within the workflow's episode (`episode_days` for a campaign run
+    every `run_every_days` days) after the customer's last counted message of it belongs to the same
+    episode and is recorded as not counted.
 
     Returns the number of newly persuaded customers. A persuaded order is placed 1..window days
     after delivery, priced like the customer's own average order.
@@ -112,7 +115,7 @@ def react_to_messages(conn: psycopg.Connection, messages: Iterable[DeliveredMess
             continue
         truth = TRUTH[message.workflow_id]
         started = episodes.get((message.workflow_id, customer_id))
-        counted = started is None or (message.delivered_on - started).days > truth.journey_days
+        counted = started is None or (message.delivered_on - started).days > truth.episode_days(run_every_days)
         # The draws are keyed by who got which workflow's message on which day, not by the provider's
         # message id: that id depends on the order of the requests, and the campaign must not.
         exposure = (message.workflow_id, customer_id, message.delivered_on)
