@@ -77,32 +77,53 @@ def timed_dbt(
     return seconds, slowest, parts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--orders", type=int, default=3_000_000)
-    parser.add_argument("--lines", type=int, default=10_000_000)
+def world_arguments(parser: argparse.ArgumentParser, customers: int, orders: int, lines: int, database: str) -> None:
+    """The bulk world's flags (sizes, history, run date) and the scratch database's."""
+    parser.add_argument("--customers", type=int, default=customers)
+    parser.add_argument("--orders", type=int, default=orders)
+    parser.add_argument("--lines", type=int, default=lines)
     parser.add_argument("--products", type=int, default=1_000)
     parser.add_argument("--history-days", type=int, default=730)
     parser.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date(2026, 5, 31))
-    parser.add_argument("--database", default="loyalty_bench")
+    parser.add_argument("--database", default=database)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+
+
+def write_world(url: str, args: argparse.Namespace) -> dict[str, int]:
+    """The application's schema and the bulk world (bench/sql/dbt_bulk_world.sql) in `url`; its sizes."""
+    warehouse.init_schema(url)
+    sizes = {
+        "customers": args.customers,
+        "orders": args.orders,
+        "lines": args.lines,
+        "products": args.products,
+        "history_days": args.history_days,
+    }
+    seconds = run_sql(url, "dbt_bulk_world.sql", run_date=args.run_date, **sizes)
+    print(f"bulk world: {args.customers:,} customers, {args.orders:,} orders, {args.lines:,} lines in {seconds:.0f} s")
+    return sizes
+
+
+def load_next_day(url: str, args: argparse.Namespace, sizes: dict[str, int]) -> tuple[dt.date, dict[str, int]]:
+    """One more day of signups, orders and lines at the world's daily rates (bench/sql/dbt_bulk_next_day.sql)."""
+    next_day = args.run_date + dt.timedelta(days=1)
+    per_day = {
+        "new_customers": max(1, args.customers // args.history_days),
+        "new_orders": max(1, args.orders // args.history_days),
+        "new_lines": max(1, args.lines // args.history_days),
+    }
+    run_sql(url, "dbt_bulk_next_day.sql", day=next_day, **sizes, **per_day)
+    return next_day, per_day
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    world_arguments(parser, 1_000_000, 3_000_000, 10_000_000, "loyalty_bench")
     args = parser.parse_args()
 
     admin_url, url = scratch_database(args.database)
     try:
-        warehouse.init_schema(url)
-        sizes = {
-            "customers": args.customers,
-            "orders": args.orders,
-            "lines": args.lines,
-            "products": args.products,
-            "history_days": args.history_days,
-        }
-        seconds = run_sql(url, "dbt_bulk_world.sql", run_date=args.run_date, **sizes)
-        print(
-            f"bulk world: {args.customers:,} customers, {args.orders:,} orders, {args.lines:,} lines in {seconds:.0f} s"
-        )
+        sizes = write_world(url, args)
         run_dbt(["parse"], url)  # dbt's imports and parse, outside the timings
 
         loads = {"full refresh": load_average()}
@@ -113,13 +134,7 @@ def main() -> None:
         floor = run_sql(url, "dbt_floor.sql", run_date=args.run_date)
         loads["floor"] += f" → {load_average()}"
 
-        next_day = args.run_date + dt.timedelta(days=1)
-        per_day = {
-            "new_customers": max(1, args.customers // args.history_days),
-            "new_orders": max(1, args.orders // args.history_days),
-            "new_lines": max(1, args.lines // args.history_days),
-        }
-        run_sql(url, "dbt_bulk_next_day.sql", day=next_day, **sizes, **per_day)
+        next_day, per_day = load_next_day(url, args, sizes)
         loads["incremental"] = load_average()
         daily = ["build", "--selector", "features"]
         incremental, incremental_slowest, incremental_parts = timed_dbt(daily, url, next_day)

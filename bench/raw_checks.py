@@ -27,8 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import psycopg
 
-from dbt_build import load_average, run_sql, scratch_database
-from loyalty import warehouse
+from dbt_build import load_average, load_next_day, scratch_database, world_arguments, write_world
 from loyalty.quality import checks
 
 
@@ -53,31 +52,13 @@ def in_child(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=200_000)
-    parser.add_argument("--orders", type=int, default=600_000)
-    parser.add_argument("--lines", type=int, default=2_000_000)
-    parser.add_argument("--products", type=int, default=1_000)
-    parser.add_argument("--history-days", type=int, default=730)
-    parser.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date(2026, 5, 31))
-    parser.add_argument("--database", default="loyalty_bench_quality")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    world_arguments(parser, 200_000, 600_000, 2_000_000, "loyalty_bench_quality")
     args = parser.parse_args()
 
     admin_url, url = scratch_database(args.database)
     figures = []
     try:
-        warehouse.init_schema(url)
-        sizes = {
-            "customers": args.customers,
-            "orders": args.orders,
-            "lines": args.lines,
-            "products": args.products,
-            "history_days": args.history_days,
-        }
-        seconds = run_sql(url, "dbt_bulk_world.sql", run_date=args.run_date, **sizes)
-        print(
-            f"bulk world: {args.customers:,} customers, {args.orders:,} orders, {args.lines:,} lines in {seconds:.0f} s"
-        )
+        sizes = write_world(url, args)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("vacuum analyze")
 
@@ -91,13 +72,7 @@ def main() -> None:
             conn.execute("truncate raw.quality_checked_loads, raw.quarantine")
         measure("first check: whole tables, frames of 200,000", args.run_date, checks.RAW_CHUNK_ROWS)
 
-        next_day = args.run_date + dt.timedelta(days=1)
-        per_day = {
-            "new_customers": max(1, args.customers // args.history_days),
-            "new_orders": max(1, args.orders // args.history_days),
-            "new_lines": max(1, args.lines // args.history_days),
-        }
-        run_sql(url, "dbt_bulk_next_day.sql", day=next_day, **sizes, **per_day)
+        next_day, _ = load_next_day(url, args, sizes)
         measure("daily check: one new day of loads", next_day, checks.RAW_CHUNK_ROWS)
     finally:
         if not args.keep:
