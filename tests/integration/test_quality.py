@@ -77,17 +77,23 @@ class TestAudienceGate:
             check.raise_for_failure()
 
 
+def _customer_and_orders(url: str, orders: str) -> None:
+    """Customer 1, then raw orders: `orders` completes `insert into raw.orders` (columns, then values or a select)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("insert into raw.customers (customer_id, email, signup_at) values (1, 'a@b.com', now())")
+        conn.execute(f"insert into raw.orders {orders}")
+
+
 class TestRawChecks:
     def test_failing_raw_rows_are_quarantined_with_the_expectation(self, clean_warehouse: str) -> None:
         """An order of an unknown customer with a negative total is quarantined under both
         expectations; a rerun replaces, never duplicates, the quarantine rows."""
         url = clean_warehouse
-        with psycopg.connect(url) as conn:
-            conn.execute("insert into raw.customers (customer_id, email, signup_at) values (1, 'a@b.com', now())")
-            conn.execute(
-                "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total) values "
-                "('good', 1, now(), 'completed', 10), ('bad', 99, now(), 'completed', -5)"
-            )
+        _customer_and_orders(
+            url,
+            "(order_id, customer_id, ordered_at, status, order_total) values "
+            "('good', 1, now(), 'completed', 10), ('bad', 99, now(), 'completed', -5)",
+        )
         for _ in range(2):
             report = check_raw(url, RUN_DATE)
         assert not report.passed
@@ -106,13 +112,12 @@ class TestRawChecks:
         not the table: its results count 3 rows, not 52. Day 1's quarantined row stays, the new bad row
         is quarantined once, and a rerun of day 2 reads the same window without duplicating either."""
         url = clean_warehouse
-        with psycopg.connect(url) as conn:
-            conn.execute("insert into raw.customers (customer_id, email, signup_at) values (1, 'a@b.com', now())")
-            conn.execute(
-                "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total, loaded_at) "
-                "select 'old-' || n, 1, now(), 'completed', case when n = 50 then -5 else 10 end, "
-                "now() - interval '2 days' - n * interval '2 hours' from generate_series(1, 50) as n"
-            )
+        _customer_and_orders(
+            url,
+            "(order_id, customer_id, ordered_at, status, order_total, loaded_at) "
+            "select 'old-' || n, 1, now(), 'completed', case when n = 50 then -5 else 10 end, "
+            "now() - interval '2 days' - n * interval '2 hours' from generate_series(1, 50) as n",
+        )
         check_raw(url, RUN_DATE)
         with psycopg.connect(url) as conn:
             conn.execute(
@@ -138,13 +143,12 @@ class TestRawChecks:
         """Read in frames of 2 rows (a server-side cursor), 5 orders give the same findings as one
         frame: every failing row quarantined, counts summed over the frames."""
         url = clean_warehouse
-        with psycopg.connect(url) as conn:
-            conn.execute("insert into raw.customers (customer_id, email, signup_at) values (1, 'a@b.com', now())")
-            conn.execute(
-                "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total) "
-                "select 'o' || n, case when n = 4 then 99 else 1 end, now(), 'completed', "
-                "case when n in (2, 5) then -1 else 10 end from generate_series(1, 5) as n"
-            )
+        _customer_and_orders(
+            url,
+            "(order_id, customer_id, ordered_at, status, order_total) "
+            "select 'o' || n, case when n = 4 then 99 else 1 end, now(), 'completed', "
+            "case when n in (2, 5) then -1 else 10 end from generate_series(1, 5) as n",
+        )
         report = check_raw(url, RUN_DATE, chunk_rows=2)
         assert sorted(report.reasons) == [
             "raw_orders: expect_column_values_to_be_between(order_total): 2 of 5 rows",
@@ -157,6 +161,20 @@ class TestRawChecks:
                 "where suite_name = 'raw_orders' and column_name = 'order_id'"
             ).fetchone()
         assert results == (True, 5)
+
+    def test_the_check_first_summarizes_the_load_indexes(self, clean_warehouse: str) -> None:
+        """After a bulk load the BRIN ranges on raw.orders (loaded_at) are unsummarized and a window would
+        read the whole table; the check summarizes them before reading, leaving nothing for later."""
+        _customer_and_orders(
+            clean_warehouse,
+            "(order_id, customer_id, ordered_at, status, order_total, loaded_at) "
+            "select 'bulk-' || n, 1, now(), 'completed', 10, '2026-01-01'::timestamptz + n * interval '1 minute' "
+            "from generate_series(1, 40000) as n",
+        )
+        check_raw(clean_warehouse, RUN_DATE)
+        with psycopg.connect(clean_warehouse) as conn:
+            left = conn.execute("select brin_summarize_new_values('raw.orders_loaded_at')").fetchone()[0]
+        assert left == 0
 
 
 def _features(url: str, days: dict[dt.date, float]) -> None:

@@ -248,6 +248,7 @@ def check_raw(url: str, run_date: dt.date, chunk_rows: int = RAW_CHUNK_ROWS) -> 
 
     reasons, quarantined = [], 0
     with connect(url) as conn:
+        conn.execute(read_sql("summarize_load_indexes.sql"))
         for table, suite in raw_suites().items():
             found, count = _check_raw_table(conn, run_date, table, suite, chunk_rows)
             reasons += found
