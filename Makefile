@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/loyalty demo
+	$(VENV)/bin/loyalty-dev demo
 
 test: install
 	$(VENV)/bin/ruff check .
@@ -81,7 +81,7 @@ superset-lock: | $(UV)
 		--python-platform linux --quiet -o superset/requirements.txt
 
 airflow-ui: install
-	$(VENV)/bin/loyalty airflow-ui
+	$(VENV)/bin/loyalty-dev airflow-ui
 
 stop: install
 	$(VENV)/bin/loyalty dashboards stop

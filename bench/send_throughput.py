@@ -414,10 +414,10 @@ def memory(url: str, emulator: str, folder: Path, sizes: list[int]) -> None:
 
 class Emulator:
     """The provider emulator in its own process, started the way the tests and the demo start it:
-    `python -m loyalty.emulator`. Status callbacks go nowhere (their failures are noise here)."""
+    `python -m loyalty_dev.emulator`. Status callbacks go nowhere (their failures are noise here)."""
 
     def __init__(self) -> None:
-        cmd = [sys.executable, "-m", "loyalty.emulator", "--port", "0", "--api-key", API_KEY]
+        cmd = [sys.executable, "-m", "loyalty_dev.emulator", "--port", "0", "--api-key", API_KEY]
         cmd += ["--twilio-auth-token", TWILIO_TOKEN, "--sms-unsubscribe-rate", "0"]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins"), "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)

@@ -56,8 +56,8 @@ def specs_validate(
 ) -> None:
     """Validate specs against their schema and the dbt project; errors name file, line and field."""
     from loyalty.paths import WORKFLOWS_DIR
-    from loyalty.spec_checks import validate_paths
     from loyalty.specs import spec_paths
+    from loyalty.specs.checks import validate_paths
 
     files = paths or spec_paths(WORKFLOWS_DIR)
     problems = validate_paths(files)
@@ -89,7 +89,7 @@ def specs_objectives(
     check: Annotated[bool, typer.Option("--check", help="Only check the seeds match the specs.")] = False,
 ) -> None:
     """Write the specs' objectives, holdouts, windows and variant weights as dbt seeds (the metric marts read them)."""
-    from loyalty.spec_seeds import SEEDS_DIR, render_seeds, write_seeds
+    from loyalty.specs.seeds import SEEDS_DIR, render_seeds, write_seeds
 
     if check:
         stale = [name for name, text in render_seeds().items() if (SEEDS_DIR / name).read_text() != text]
@@ -112,7 +112,7 @@ def preview(
     """Render the exact messages a customer would get (subject, body, SMS text)."""
     from loyalty import warehouse
     from loyalty.paths import WORKFLOWS_DIR
-    from loyalty.preview import preview as render_preview
+    from loyalty.specs.preview import preview as render_preview
 
     spec_path = WORKFLOWS_DIR / f"{workflow}.yml"
     if not spec_path.exists():
@@ -133,25 +133,6 @@ def preview(
         console.rule("already in the send ledger")
         for row in result.ledger:
             console.print(row, highlight=False)
-
-
-@app.command()
-def generate(
-    customers: Annotated[int, typer.Option(help="Number of customers.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same world.")] = 42,
-    campaign_days: Annotated[int, typer.Option(help="Days of campaign after the history.")] = 63,
-) -> None:
-    """Write a deterministic synthetic retailer (and its ground truth) into the warehouse."""
-    from loyalty import warehouse
-    from loyalty.simulation import GeneratorConfig
-    from loyalty.simulation import generate as generate_world
-
-    url = warehouse.resolve_url()
-    warehouse.init_schema(url)
-    with warehouse.connect(url) as conn:
-        counts = generate_world(conn, GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
-        warehouse.drop_dbt_schemas(conn)
-    console.print(counts)
 
 
 @app.command("dbt-manifest")
@@ -192,93 +173,6 @@ def webhooks(
     serve("loyalty.webhooks.app:create_app_from_env", "webhooks", host, port, workers=workers, factory=True)
 
 
-@app.command()
-def emulator(
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8095,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    seed: Annotated[int | None, typer.Option(help="Same seed, same message fates.")] = None,
-    config: Annotated[str | None, typer.Option(help="JSON file of emulator settings (rates per channel...).")] = None,
-    webhook_url: Annotated[str | None, typer.Option(help="Where SendGrid event batches go.")] = None,
-    sms_inbound_url: Annotated[str | None, typer.Option(help="Where inbound SMS (STOP...) go.")] = None,
-    push_receipt_url: Annotated[str | None, typer.Option(help="Where push receipts go.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="Require this SendGrid API key.")] = None,
-    webhook_duplicate_rate: Annotated[float | None, typer.Option(help="Share of webhook posts sent twice.")] = None,
-    webhook_out_of_order: Annotated[bool, typer.Option(help="Shuffle webhook events before posting.")] = False,
-    log_level: Annotated[str, typer.Option()] = "warning",
-) -> None:
-    """Run the local provider emulator (SendGrid, Twilio, FCM and their signed webhooks).
-
-    Twilio's auth token and the push receipt secret come from LOYALTY_EMULATOR_TWILIO_AUTH_TOKEN
-    and LOYALTY_EMULATOR_PUSH_SECRET, or are generated (see GET /_emulator/settings)."""
-    from loyalty.emulator import serve
-    from loyalty.emulator.options import build_config
-
-    options = {
-        "seed": seed,
-        "webhook_url": webhook_url,
-        "sms_inbound_url": sms_inbound_url,
-        "push_receipt_url": push_receipt_url,
-        "api_key": api_key,
-        "webhook_duplicate_rate": webhook_duplicate_rate,
-        "webhook_out_of_order": webhook_out_of_order or None,
-    }
-    settings = build_config(options, config)
-    serve(host, port, settings, on_ready=lambda url: print(f"EMULATOR_URL={url}", flush=True), log_level=log_level)
-
-
-@app.command()
-def demo(
-    customers: Annotated[int, typer.Option(help="Number of customers.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    campaign_days: Annotated[int, typer.Option(help="Campaign length in days.")] = 63,
-) -> None:
-    """Generate a retailer, run real Airflow DAG runs per simulated day, print lift per variant."""
-    from loyalty import report
-    from loyalty.demo import DemoConfig, run_demo
-    from loyalty.local_airflow import airflow_home
-    from loyalty.simulation import GeneratorConfig
-
-    started = dt.datetime.now()
-    cfg = DemoConfig(GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
-    rows = run_demo(cfg, progress=lambda line: console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {line}"))
-    console.print(report.render_table(rows))
-    for line in report.truth_lines(rows):
-        console.print(line)
-    console.print(f"finished in {(dt.datetime.now() - started).total_seconds():.0f}s")
-    console.print(
-        "See the same runs in the Airflow UI:  make airflow-ui   "
-        f"(AIRFLOW_HOME={airflow_home()}; http://localhost:8080, no login)"
-    )
-    console.print(
-        "See the results on the Superset dashboards:  make dashboards   (http://localhost:8088, read-only, no login); "
-        "or offline:  .venv/bin/loyalty report --html report.html"
-    )
-
-
-@app.command("airflow-ui")
-def airflow_ui(
-    port: Annotated[int, typer.Option(help="Airflow API server port.")] = 8080,
-) -> None:
-    """Airflow standalone on the demo's metadata, with the emulator and receiver running too."""
-    import subprocess
-    import sys
-    from contextlib import ExitStack
-    from pathlib import Path
-
-    from loyalty import warehouse
-    from loyalty.demo import start_stack
-
-    url = warehouse.resolve_url()
-    with ExitStack() as stack:
-        running = start_stack(stack, url, seed=42)
-        env = {**os.environ, **running.airflow_env, "AIRFLOW__API__PORT": str(port)}
-        console.print(f"Airflow UI on http://localhost:{port} (no login: local demo only); Ctrl-C stops it")
-        try:
-            subprocess.run([str(Path(sys.executable).with_name("airflow")), "standalone"], env=env, check=False)
-        except KeyboardInterrupt:
-            console.print("stopped")
-
-
 @app.command("report")
 def report_command(
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
@@ -296,7 +190,7 @@ def report_command(
         figures = report.fetch_report(conn) if html or format == "json" else None
         rows = figures["workflows"] if figures else report.fetch_results(conn)
     if html:
-        from loyalty.report_html import render_html
+        from loyalty.report.html import render_html
 
         html.write_text(render_html(figures))
         console.print(f"HTML report written to {html.resolve()}", highlight=False)

@@ -25,10 +25,9 @@ from psycopg.types.json import Jsonb
 
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.channels.base import Lookup, Message, Outcome
-from loyalty.journeys import Action, branch_siblings, compile_journey
 from loyalty.paths import SQL_DIR
-from loyalty.specs import WorkflowSpec
-from loyalty.templates import render_message
+from loyalty.specs import Action, WorkflowSpec, branch_siblings, compile_journey
+from loyalty.specs.templates import render_message
 from loyalty.warehouse import read_sql
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 from loyalty import ledger
 from loyalty.channels.rewards import RewardGranter
 from loyalty.specs import WorkflowSpec, load_spec
-from loyalty.templates import render_message
+from loyalty.specs.templates import render_message
 from loyalty.warehouse import connect
 
 log = logging.getLogger(__name__)

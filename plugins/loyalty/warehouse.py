@@ -147,16 +147,18 @@ def connect(url: str | None = None, autocommit: bool = False) -> Iterator[psycop
 INCLUDE = re.compile(r"^-- include: (?P<name>[\w.]+\.sql)$", re.MULTILINE)
 
 
-def read_sql(name: str) -> str:
-    """The text of a `.sql` file shipped in loyalty/sql; `-- include: other.sql` lines are replaced
-    by that file's text, so statements share a CTE instead of copying it."""
-    text = (SQL_DIR / name).read_text()
-    return INCLUDE.sub(lambda match: read_sql(match.group("name")), text)
+def read_sql(name: str, directory: Path = SQL_DIR) -> str:
+    """The text of a `.sql` file (by default one shipped in loyalty/sql); `-- include: other.sql` lines
+    are replaced by that file's text, so statements share a CTE instead of copying it."""
+    text = (directory / name).read_text()
+    return INCLUDE.sub(lambda match: read_sql(match.group("name"), directory), text)
 
 
-def run_sql_file(conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None) -> None:
+def run_sql_file(
+    conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None, directory: Path = SQL_DIR
+) -> None:
     """Execute a whole `.sql` file (several statements when it takes no parameters)."""
-    conn.execute(read_sql(name), params)  # type: ignore[arg-type]
+    conn.execute(read_sql(name, directory), params)  # type: ignore[arg-type]
 
 
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")

@@ -24,9 +24,9 @@ import pytest
 
 from loyalty import report
 from loyalty.bi import superset
-from loyalty.demo import DemoConfig
 from loyalty.paths import PROJECT_ROOT, WORKFLOWS_DIR
-from loyalty.simulation import GeneratorConfig
+from loyalty_dev.demo import DemoConfig
+from loyalty_dev.simulation import GeneratorConfig
 
 from ..conftest import empty_app_tables
 
@@ -99,8 +99,8 @@ def _build_world(url: str) -> None:
     from loyalty import operations
     from loyalty.channels.sendgrid_email import SendGridEmail
     from loyalty.dbt import run_dbt
-    from loyalty.demo import EMULATOR_API_KEY, prepare_world, start_stack, world_moves
     from loyalty.quality import check_raw  # Great Expectations: slow to import, only needed here
+    from loyalty_dev.demo import EMULATOR_API_KEY, prepare_world, start_stack, world_moves
 
     prepare_world(url, CONFIG, progress=lambda line: None)
     with psycopg.connect(url) as conn, conn.cursor() as cur:

@@ -3,7 +3,7 @@ the one its parameters were fitted on), the predicted probability of ordering in
 matches what the simulated customers then really did, decile by decile.
 
 The generator's customers buy at their own Poisson rate and drop out after any order with their own
-probability (plugins/loyalty/simulation/generator.py) — the story MBG/NBD assumes, but the model only
+probability (plugins/loyalty_dev/simulation/generator.py) — the story MBG/NBD assumes, but the model only
 sees the orders released into raw up to the run date; the year after comes from sim.scheduled_orders."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from loyalty.dbt import run_dbt
-from loyalty.simulation import GeneratorConfig, generate
+from loyalty_dev.simulation import GeneratorConfig, generate
 
 pytestmark = pytest.mark.integration
 

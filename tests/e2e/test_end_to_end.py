@@ -15,12 +15,13 @@ import httpx
 import psycopg
 import pytest
 
-from loyalty import local_airflow, operations
-from loyalty.demo import DemoConfig, Stack, prepare_world, run_campaign, start_stack
+from loyalty import operations
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.simulation import GeneratorConfig
-from loyalty.simulation.truth import expected_absolute_lift
 from loyalty.specs import spec_paths
+from loyalty_dev import local_airflow
+from loyalty_dev.demo import DemoConfig, Stack, prepare_world, run_campaign, start_stack
+from loyalty_dev.simulation import GeneratorConfig
+from loyalty_dev.simulation.truth import expected_absolute_lift
 
 from ..conftest import empty_app_tables
 

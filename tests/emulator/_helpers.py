@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sendgrid import SendGridAPIClient
 
-from loyalty.emulator import RunningEmulator
+from loyalty_dev.emulator import RunningEmulator
 
 
 def sg_client(emu: RunningEmulator, api_key: str = "test-key") -> SendGridAPIClient:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty.emulator import EmulatorConfig, RunningEmulator, start_in_thread
+from loyalty_dev.emulator import EmulatorConfig, RunningEmulator, start_in_thread
 
 
 def _serve_in_thread(app: Starlette) -> tuple[str, uvicorn.Server, threading.Thread]:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import httpx
 
-import loyalty.emulator
-from loyalty.emulator.app import _bind
+import loyalty_dev.emulator
+from loyalty_dev.emulator.app import _bind
 
-PACKAGE_DIR = Path(loyalty.emulator.__file__).parent
+PACKAGE_DIR = Path(loyalty_dev.emulator.__file__).parent
 
 
 def test_module_entry_prints_url_when_ready() -> None:
-    """`python -m loyalty.emulator --port 0` prints one EMULATOR_URL=... line once it accepts
+    """`python -m loyalty_dev.emulator --port 0` prints one EMULATOR_URL=... line once it accepts
     requests, serves the API there, and the configured seed/webhook URL are in effect."""
-    cmd = [sys.executable, "-m", "loyalty.emulator", "--port", "0", "--seed", "42"]
+    cmd = [sys.executable, "-m", "loyalty_dev.emulator", "--port", "0", "--seed", "42"]
     cmd += ["--webhook-url", "http://127.0.0.1:9/hook"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
         try:
@@ -67,7 +67,7 @@ def test_accepted_connections_get_tcp_nodelay_on_a_plain_asyncio_loop() -> None:
 
 def test_emulator_imports_no_other_loyalty_module() -> None:
     """The emulator is an independent witness: no module in it imports loyalty.* outside
-    loyalty.emulator (relative imports stay inside the package)."""
+    loyalty_dev.emulator (relative imports stay inside the package)."""
     offenders = []
     for path in PACKAGE_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -80,17 +80,19 @@ def test_emulator_imports_no_other_loyalty_module() -> None:
             else:
                 continue
             offenders += [
-                f"{path.name}: {n}" for n in names if n.startswith("loyalty") and not n.startswith("loyalty.emulator")
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith("loyalty") and not n.startswith("loyalty_dev.emulator")
             ]
     assert offenders == []
 
 
 def test_loyalty_emulator_command_serves_all_channels(tmp_path: Path) -> None:
-    """`loyalty emulator` (the CLI face) reads a JSON config, announces its URL and serves the
+    """`loyalty-dev emulator` (the CLI face) reads a JSON config, announces its URL and serves the
     SendGrid, Twilio and FCM APIs with the configured per-channel rates."""
     config = tmp_path / "emulator.json"
     config.write_text('{"seed": 5, "sms": {"delivery_rate": 0.5}, "push": {"open_rate": 0.2}}')
-    cmd = [sys.executable, "-m", "loyalty.cli", "emulator", "--port", "0", "--config", str(config)]
+    cmd = [sys.executable, "-m", "loyalty_dev.cli", "emulator", "--port", "0", "--config", str(config)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOYALTY_EMULATOR_TWILIO_AUTH_TOKEN": "from-env"}
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
         try:

@@ -15,8 +15,8 @@ import yaml
 from loyalty.channels.fcm_push import FcmPush
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.channels.twilio_sms import TwilioSms
-from loyalty.services import Service, start_service
 from loyalty.specs import WorkflowSpec, load_spec
+from loyalty_dev.services import Service, start_service
 
 API_KEY = "SG.test-key"
 TWILIO_SID = "AC" + "0" * 32
@@ -39,7 +39,7 @@ def no_global_holdout_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module", name="providers")
 def providers_fixture() -> Iterator[Service]:
     """One emulator for the module (reset per test): SendGrid, Twilio and FCM, no random bounces."""
-    args = ["loyalty.emulator", "--port", "0", "--seed", "7", "--api-key", API_KEY]
+    args = ["loyalty_dev.emulator", "--port", "0", "--seed", "7", "--api-key", API_KEY]
     args += ["--twilio-auth-token", TWILIO_TOKEN, "--fcm-access-token", FCM_TOKEN]
     args += ["--sms-unsubscribe-rate", "0", "--push-bounce-rate", "0"]
     service = start_service("emulator", args)

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.services import Service, start_service
 from loyalty.specs import WorkflowSpec, load_spec
+from loyalty_dev.services import Service, start_service
 
 RUN_DATE = dt.date(2026, 6, 1)
 API_KEY = "SG.test-key"
@@ -42,6 +42,6 @@ def audience(clean_warehouse: str) -> str:
 @pytest.fixture
 def emulator() -> Iterator[Service]:
     """The provider emulator as a child process on a free port (no webhook target)."""
-    service = start_service("emulator", ["loyalty.emulator", "--port", "0", "--seed", "7", "--api-key", API_KEY])
+    service = start_service("emulator", ["loyalty_dev.emulator", "--port", "0", "--seed", "7", "--api-key", API_KEY])
     yield service
     service.stop()

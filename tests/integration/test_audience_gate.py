@@ -10,7 +10,7 @@ import pytest
 from loyalty import operations
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.quality.checks import AudienceCheckFailed
-from loyalty.services import Service
+from loyalty_dev.services import Service
 
 from .conftest import RUN_DATE
 

@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from loyalty import ledger
-from loyalty.services import Service
 from loyalty.warehouse import connect
+from loyalty_dev.services import Service
 
 from ._sends_support import (
     D0,

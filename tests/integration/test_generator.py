@@ -7,9 +7,9 @@ import datetime as dt
 import psycopg
 import pytest
 
-from loyalty.simulation import GeneratorConfig, advance_to, generate
-from loyalty.simulation.generator import RealDataError
-from loyalty.simulation.world import DeliveredMessage, react_to_messages
+from loyalty_dev.simulation import GeneratorConfig, advance_to, generate
+from loyalty_dev.simulation.generator import RealDataError
+from loyalty_dev.simulation.world import DeliveredMessage, react_to_messages
 
 pytestmark = pytest.mark.integration
 

@@ -33,11 +33,11 @@ from psycopg.rows import dict_row
 from loyalty import operations
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.dbt import run_dbt
-from loyalty.demo import EMULATOR_API_KEY, DemoConfig, Stack, prepare_world, start_stack, world_moves
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.simulation import GeneratorConfig
-from loyalty.simulation.truth import TRUTH, expected_absolute_lift
 from loyalty.specs import spec_paths
+from loyalty_dev.demo import EMULATOR_API_KEY, DemoConfig, Stack, prepare_world, start_stack, world_moves
+from loyalty_dev.simulation import GeneratorConfig
+from loyalty_dev.simulation.truth import TRUTH, expected_absolute_lift
 
 from ..conftest import empty_app_tables
 

@@ -12,9 +12,9 @@ import yaml
 
 from loyalty import ledger
 from loyalty.channels.sendgrid_email import SendGridEmail
-from loyalty.services import Service
 from loyalty.specs import WorkflowSpec, load_spec
 from loyalty.warehouse import connect
+from loyalty_dev.services import Service
 
 from .conftest import API_KEY
 

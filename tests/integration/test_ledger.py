@@ -13,9 +13,9 @@ from loyalty import ledger
 from loyalty.assignment import assign, global_holdout
 from loyalty.channels.base import Outcome
 from loyalty.channels.sendgrid_email import SendGridEmail
-from loyalty.services import Service
 from loyalty.specs import WorkflowSpec
 from loyalty.warehouse import connect, init_schema, read_sql
+from loyalty_dev.services import Service
 
 from .conftest import API_KEY, RUN_DATE
 

@@ -12,8 +12,8 @@ import pytest
 
 from loyalty import ledger
 from loyalty.assignment import GlobalHoldout, global_holdout
-from loyalty.services import Service
 from loyalty.warehouse import connect
+from loyalty_dev.services import Service
 
 from ._sends_support import (
     D0,

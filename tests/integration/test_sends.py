@@ -22,8 +22,8 @@ import pytest
 from loyalty import ledger
 from loyalty.channels.base import Outcome, RateLimiter
 from loyalty.channels.rewards import RewardGranter
-from loyalty.services import Service
 from loyalty.warehouse import connect
+from loyalty_dev.services import Service
 
 from ._sends_support import (
     D0,

@@ -16,9 +16,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid import SendGridAPIClient
 
-from loyalty.emulator import EmailRates, EmulatorConfig, SmsRates, running
-from loyalty.emulator.config import public_key_b64
-from loyalty.services import Service, start_service
+from loyalty_dev.emulator import EmailRates, EmulatorConfig, SmsRates, running
+from loyalty_dev.emulator.config import public_key_b64
+from loyalty_dev.services import Service, start_service
 
 from ._webhooks_support import add_sends, query, wipe
 

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from loyalty import report
-from loyalty.report_html import render_html
+from loyalty.report.html import render_html
 
 
 def _arm(variant: str, audience: int, converted: int, lift: float | None, holdout: bool = False) -> dict:

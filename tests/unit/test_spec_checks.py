@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from loyalty.cli import app
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.spec_checks import validate_paths
 from loyalty.specs import WorkflowSpec
+from loyalty.specs.checks import validate_paths
 
 runner = CliRunner()
 

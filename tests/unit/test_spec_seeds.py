@@ -6,8 +6,8 @@ import csv
 import io
 
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.spec_seeds import SEEDS_DIR, render_seeds
 from loyalty.specs import load_spec, spec_paths
+from loyalty.specs.seeds import SEEDS_DIR, render_seeds
 
 
 class TestSpecSeeds:

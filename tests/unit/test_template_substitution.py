@@ -6,7 +6,7 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import Markup
 
-from loyalty import templates
+from loyalty.specs import templates
 
 TEMPLATES = [
     "Hi {{ first_name }}",

@@ -6,22 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from loyalty.channels.base import Lookup, Message, Outcome, SendResult
-from loyalty.specs import RewardStep, WorkflowSpec
-
-
-def reward_steps(spec: WorkflowSpec) -> dict[str, RewardStep]:
-    found: dict[str, RewardStep] = {}
-
-    def walk(steps) -> None:
-        for step in steps:
-            if isinstance(step, RewardStep):
-                found[step.id] = step
-            for arm in (getattr(step, "then", None), getattr(step, "else_", None)):
-                if arm:
-                    walk(arm)
-
-    walk(spec.steps)
-    return found
+from loyalty.specs import WorkflowSpec, reward_steps
 
 
 class RewardGranter:

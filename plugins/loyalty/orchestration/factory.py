@@ -197,7 +197,7 @@ def metrics_dag() -> DAG:
 
 
 def _doc_md(spec: WorkflowSpec) -> str:
-    from loyalty.journeys import compile_journey
+    from loyalty.specs import compile_journey
 
     variants = ", ".join(f"{v.id} ({v.weight:.0%})" for v in spec.experiment.variants)
     steps = "\n".join(

@@ -15,7 +15,7 @@ import yaml
 
 from loyalty.paths import DBT_PROJECT_DIR
 from loyalty.specs import CHANNEL_CONSENT, SpecError, WorkflowSpec, line_of, load_spec
-from loyalty.templates import template_variables
+from loyalty.specs.templates import template_variables
 
 TEMPLATE_BUILTINS = {"loop", "range", "dict", "lipsum", "cycler", "joiner", "namespace"}
 

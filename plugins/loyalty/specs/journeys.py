@@ -8,11 +8,10 @@ run date, so a rerun or backfill of any day plans exactly the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from loyalty.specs import WorkflowSpec
+from loyalty.specs.steps import BranchStep, MessageStep, RewardStep, Step, WaitStep
 
 
 class JourneyError(ValueError):
@@ -55,12 +54,7 @@ def branch_siblings(actions: list[Action], action: Action) -> tuple[str, ...]:
     )
 
 
-def compile_journey(spec: WorkflowSpec) -> list[Action]:
-    """Flatten the spec's step tree into actions in execution order."""
-    return compile_steps(spec.steps, event_entry=spec.audience.entered_on is not None)
-
-
-def compile_steps(steps: list, event_entry: bool) -> list[Action]:
+def compile_steps(steps: Sequence[Step], event_entry: bool) -> list[Action]:
     """Flatten a step tree into actions in execution order; raise JourneyError on nonsense."""
     actions: list[Action] = []
     seen: set[str] = set()
@@ -70,10 +64,10 @@ def compile_steps(steps: list, event_entry: bool) -> list[Action]:
     return actions
 
 
-def _walk(steps, cursor: _Cursor, actions: list[Action], seen: set[str], event_entry: bool) -> list[_Cursor]:
+def _walk(
+    steps: Sequence[Step], cursor: _Cursor, actions: list[Action], seen: set[str], event_entry: bool
+) -> list[_Cursor]:
     """Walk steps from a cursor; returns the cursors where this path ends (several after a branch)."""
-    from loyalty.specs import BranchStep, MessageStep, RewardStep, WaitStep
-
     cursors = [cursor]
     for step in steps:
         step_id = getattr(step, "id", None)

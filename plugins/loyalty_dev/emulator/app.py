@@ -330,7 +330,7 @@ def serve(
     log_level: str = "warning",
 ) -> None:
     """Run until interrupted. ``port=0`` picks a free port; ``on_ready(url)`` fires once it
-    accepts connections (``python -m loyalty.emulator`` prints ``EMULATOR_URL=...`` there)."""
+    accepts connections (``python -m loyalty_dev.emulator`` prints ``EMULATOR_URL=...`` there)."""
     sock = _bind(host, port)
     server = _uvicorn_server(create_app(config), log_level)
 

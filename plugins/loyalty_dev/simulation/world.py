@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from loyalty.simulation.truth import TRUTH
+from loyalty_dev.simulation.truth import TRUTH
 
 RELEASE_SQL = {
     "customers": """

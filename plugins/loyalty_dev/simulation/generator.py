@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import psycopg
 
-from loyalty.simulation.truth import TRUTH
-from loyalty.simulation.world import advance_to
 from loyalty.warehouse import run_sql_file
+from loyalty_dev.simulation.truth import TRUTH
+from loyalty_dev.simulation.world import advance_to
 
 CATEGORIES = (
     "apparel",
@@ -117,7 +118,7 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
     its send ledger and events included; refuses to touch a warehouse with real customers.
     """
     rng = np.random.default_rng(cfg.seed)
-    run_sql_file(conn, "simulation.sql")
+    run_sql_file(conn, "simulation.sql", directory=Path(__file__).parent)
     _refuse_real_data(conn)
     for table in (
         "sim.truth",

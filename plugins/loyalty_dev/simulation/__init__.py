@@ -5,7 +5,7 @@ metrics). It writes its ground truth (`sim.truth`) before any workflow runs and 
 messages customers received only from the provider emulator, as a real customer would.
 """
 
-from loyalty.simulation.generator import GeneratorConfig, generate
-from loyalty.simulation.world import advance_to, react_to_messages
+from loyalty_dev.simulation.generator import GeneratorConfig, generate
+from loyalty_dev.simulation.world import advance_to, react_to_messages
 
 __all__ = ["GeneratorConfig", "advance_to", "generate", "react_to_messages"]

@@ -1,6 +1,6 @@
 """Emulator settings from a JSON file, environment secrets and command-line options.
 
-Shared by ``python -m loyalty.emulator`` and ``loyalty emulator``.
+Shared by ``python -m loyalty_dev.emulator`` and ``loyalty emulator``.
 """
 
 from __future__ import annotations

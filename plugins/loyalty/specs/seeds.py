@@ -19,7 +19,7 @@ import io
 from pathlib import Path
 
 from loyalty.paths import DBT_PROJECT_DIR, WORKFLOWS_DIR
-from loyalty.specs import WorkflowSpec, load_spec, spec_paths
+from loyalty.specs import WorkflowSpec, load_spec, reward_steps, spec_paths
 
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 OBJECTIVE_COLUMNS = (
@@ -66,8 +66,6 @@ def variant_rows(specs: list[WorkflowSpec]) -> list[dict[str, object]]:
 
 
 def reward_rows(specs: list[WorkflowSpec]) -> list[dict[str, object]]:
-    from loyalty.channels.rewards import reward_steps
-
     return [
         {"workflow_id": spec.id, "step_id": step.id, "points": step.points or 0, "coupon": step.coupon or ""}
         for spec in sorted(specs, key=lambda s: s.id)

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from loyalty import local_airflow, report, warehouse
-from loyalty.services import Service, start_service
-from loyalty.simulation import GeneratorConfig, advance_to, generate, react_to_messages
-from loyalty.simulation.world import delivered_messages_from_emulator
+from loyalty import report, warehouse
+from loyalty_dev import local_airflow
+from loyalty_dev.services import Service, start_service
+from loyalty_dev.simulation import GeneratorConfig, advance_to, generate, react_to_messages
+from loyalty_dev.simulation.truth import TRUTH, expected_absolute_lift
+from loyalty_dev.simulation.world import delivered_messages_from_emulator
 
 EMULATOR_API_KEY = "SG.local-emulator"
 WORKFLOW_DAGS = ("win_back",)
@@ -60,7 +62,7 @@ class Stack:
 def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
     """Emulator first (it owns the signing key), then the receiver with that key, then wire them."""
     emulator = start_service(
-        "emulator", ["loyalty.emulator", "--port", "0", "--seed", str(seed), "--api-key", EMULATOR_API_KEY]
+        "emulator", ["loyalty_dev.emulator", "--port", "0", "--seed", str(seed), "--api-key", EMULATOR_API_KEY]
     )
     stack.callback(emulator.stop)
     key = httpx.get(
@@ -135,3 +137,29 @@ def run_demo(cfg: DemoConfig, progress: Callable[[str], None] = print) -> list[d
         running = start_stack(stack, url, cfg.generator.seed)
         progress(f"emulator at {running.emulator.url}, webhook receiver at {running.receiver.url}")
         return run_campaign(running, cfg, progress)
+
+
+def truth_lines(rows: list[dict]) -> list[str]:
+    """For the demo: the generator's true effect next to what the holdout comparison measured."""
+    lines = []
+    holdouts = {r["workflow_id"]: r for r in rows if r.get("arm_type") == "holdout"}
+    for row in rows:
+        holdout = holdouts.get(row["workflow_id"])
+        if (
+            row["is_holdout"]
+            or holdout is None
+            or row["absolute_lift"] is None
+            or row["workflow_id"] not in TRUTH
+            or not row["audience"]
+        ):
+            continue
+        truth = expected_absolute_lift(
+            row["workflow_id"], holdout["conversion_rate"], row["delivered"] / row["audience"]
+        )
+        covered = row["lift_ci_low"] <= truth <= row["lift_ci_high"]
+        lines.append(
+            f"{row['workflow_id']}/{row['variant']}: true lift {truth:+.2%} (generator) vs measured "
+            f"{row['absolute_lift']:+.2%} [{row['lift_ci_low']:+.2%}, {row['lift_ci_high']:+.2%}]: "
+            + ("interval covers the truth" if covered else "interval MISSES the truth")
+        )
+    return lines

@@ -215,31 +215,3 @@ def _objective(row: dict) -> str:
     shown = (lambda v: f"{v:,.2f}") if metric == "revenue_per_customer" else (lambda v: f"{v:.2%}")
     progress = row.get("objective_progress")
     return f"{metric} {shown(value)} / {shown(target)}" + (f" ({progress:.0%})" if progress is not None else "")
-
-
-def truth_lines(rows: list[dict]) -> list[str]:
-    """For the demo: the generator's true effect next to what the holdout comparison measured."""
-    from loyalty.simulation.truth import TRUTH, expected_absolute_lift
-
-    lines = []
-    holdouts = {r["workflow_id"]: r for r in rows if r.get("arm_type") == "holdout"}
-    for row in rows:
-        holdout = holdouts.get(row["workflow_id"])
-        if (
-            row["is_holdout"]
-            or holdout is None
-            or row["absolute_lift"] is None
-            or row["workflow_id"] not in TRUTH
-            or not row["audience"]
-        ):
-            continue
-        truth = expected_absolute_lift(
-            row["workflow_id"], holdout["conversion_rate"], row["delivered"] / row["audience"]
-        )
-        covered = row["lift_ci_low"] <= truth <= row["lift_ci_high"]
-        lines.append(
-            f"{row['workflow_id']}/{row['variant']}: true lift {truth:+.2%} (generator) vs measured "
-            f"{row['absolute_lift']:+.2%} [{row['lift_ci_low']:+.2%}, {row['lift_ci_high']:+.2%}]: "
-            + ("interval covers the truth" if covered else "interval MISSES the truth")
-        )
-    return lines

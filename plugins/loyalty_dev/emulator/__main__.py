@@ -1,4 +1,4 @@
-"""``python -m loyalty.emulator --port 0 --webhook-url URL --seed 42``
+"""``python -m loyalty_dev.emulator --port 0 --webhook-url URL --seed 42``
 
 Prints one line ``EMULATOR_URL=http://127.0.0.1:<port>`` (flushed) once it accepts requests,
 so a parent process can read where it listens. ``--config FILE`` reads a JSON object of
@@ -17,7 +17,7 @@ from .options import FLAGS, build_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m loyalty.emulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m loyalty_dev.emulator", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--config", default=None, help="JSON file of EmulatorConfig fields")

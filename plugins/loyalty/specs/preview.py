@@ -11,9 +11,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from loyalty.assignment import assign, global_holdout
-from loyalty.journeys import compile_journey
-from loyalty.specs import CHANNEL_CONSENT, load_spec
-from loyalty.templates import render, template_for
+from loyalty.specs import CHANNEL_CONSENT, compile_journey, load_spec
+from loyalty.specs.templates import render, template_for
 
 
 @dataclass(frozen=True)

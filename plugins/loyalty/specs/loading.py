@@ -1,0 +1,76 @@
+"""Reading spec files: YAML in, a validated `WorkflowSpec` out, or a `SpecError` naming file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from loyalty.specs.workflow import WorkflowSpec
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used, with a message naming the file, line and field."""
+
+
+def line_of(text: str, location: tuple[Any, ...]) -> int | None:
+    """The 1-based line where a field path lives in the YAML text (best effort)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((key, value) for key, value in node.value if key.value == str(part)), None)
+            if pair is None:
+                return line
+            line = pair[0].start_mark.line + 1  # the key's line: where a reader looks
+            node = pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _format_error(path: Path, text: str, error: ValidationError) -> str:
+    lines = [f"{path}: invalid workflow spec"]
+    for item in error.errors():
+        location = tuple(
+            p for p in item["loc"] if not (isinstance(p, str) and p in {"message", "wait", "branch", "reward"})
+        )
+        where = ".".join(str(part) for part in location) or "(top level)"
+        line = line_of(text, location)
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  line {line}: {where}: {message}" if line else f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def load_spec(path: Path) -> WorkflowSpec:
+    """Parse and validate one spec file; raises SpecError naming the file, line and field."""
+    try:
+        text = path.read_text()
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read: {exc.strerror}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a workflow spec must be a YAML mapping")
+    try:
+        spec = WorkflowSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_error(path, text, exc)) from None
+    if spec.id != path.stem:
+        raise SpecError(f"{path}: line {line_of(text, ('id',))}: id {spec.id!r} must match the file name {path.stem!r}")
+    return spec
+
+
+def spec_paths(directory: Path) -> list[Path]:
+    return sorted(p for p in [*directory.glob("*.yml"), *directory.glob("*.yaml")] if not p.name.startswith("_"))
