@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,10 +37,24 @@ APP_TABLES = (
 )
 
 
+@pytest.fixture(scope="session")
+def session_dir() -> Iterator[Path]:
+    """A folder that lives exactly as long as this session.
+
+    Not under pytest's numbered temporary folders: a second pytest run started meanwhile (another
+    checkout, a quick unit run) prunes the oldest of those, and with it this session's Postgres data.
+    """
+    path = Path(tempfile.mkdtemp(prefix="loyalty-tests-"))
+    path.chmod(0o755)  # run as root, pgserver hands its data folder to a `pgserver` user, who must reach it
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def private_state_dir(session_dir: Path) -> Iterator[Path]:
     """Tests never write into the developer's .state folder (dbt target, Airflow home, logs)."""
-    path = tmp_path_factory.mktemp("state")
+    path = session_dir / "state"
+    path.mkdir()
     mp = pytest.MonkeyPatch()
     mp.setenv("LOYALTY_STATE_DIR", str(path))
     yield path
@@ -46,7 +62,7 @@ def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 @pytest.fixture(scope="session")
-def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def warehouse_url(session_dir: Path) -> Iterator[str]:
     server_url = os.environ.get(warehouse.ENV_URL)
     if server_url:
         name = f"loyalty_test_{uuid.uuid4().hex[:8]}"
@@ -61,16 +77,25 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
         return
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))
+    run_dir = session_dir / "run"
+    run_dir.mkdir(mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
     import pgserver
 
-    data_dir: Path = tmp_path_factory.mktemp("pg") / "data"
+    data_dir = session_dir / "pg" / "data"
+    data_dir.parent.mkdir()
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     url = server.get_uri()
     warehouse.init_schema(url)
     yield url
     server.cleanup()
     logging.getLogger("pgserver").disabled = True  # its atexit hook would log to pytest's closed streams
+
+
+def mkdir(path: Path) -> Path:
+    """`path`, created (for fixtures that keep a folder in `session_dir`)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def empty_app_tables(url: str) -> None:

@@ -13,10 +13,12 @@ import pytest
 from loyalty.paths import DAGS_DIR, WORKFLOWS_DIR
 from loyalty.specs import spec_paths
 
+from ..conftest import mkdir
+
 
 @pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("airflow")
+def airflow_home(session_dir: Path) -> Path:
+    home = mkdir(session_dir / "airflow-dag-integrity")
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),

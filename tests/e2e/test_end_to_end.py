@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -23,7 +24,7 @@ from loyalty_dev.demo import DemoConfig, Stack, prepare_world, run_campaign, sta
 from loyalty_dev.simulation import GeneratorConfig
 from loyalty_dev.simulation.truth import expected_absolute_lift
 
-from ..conftest import empty_app_tables
+from ..conftest import empty_app_tables, mkdir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -38,10 +39,10 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(warehouse_url: str, session_dir: Path) -> Iterator[Run]:
     empty_app_tables(warehouse_url)
     mp = pytest.MonkeyPatch()
-    mp.setenv("LOYALTY_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    mp.setenv("LOYALTY_STATE_DIR", str(mkdir(session_dir / "state-e2e")))
     mp.setenv("LOYALTY_WAREHOUSE_URL", warehouse_url)
     prepare_world(warehouse_url, CONFIG, progress=lambda line: None)
     with ExitStack() as stack:

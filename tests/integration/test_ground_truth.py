@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from math import sqrt
+from pathlib import Path
 from statistics import NormalDist
 
 import psycopg
@@ -39,7 +40,7 @@ from loyalty_dev.demo import EMULATOR_API_KEY, DemoConfig, Stack, prepare_world,
 from loyalty_dev.simulation import GeneratorConfig
 from loyalty_dev.simulation.truth import TRUTH, expected_absolute_lift
 
-from ..conftest import empty_app_tables
+from ..conftest import empty_app_tables, mkdir
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -79,10 +80,10 @@ def _build_metrics(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def campaign(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+def campaign(warehouse_url: str, session_dir: Path) -> Iterator[Campaign]:
     empty_app_tables(warehouse_url)
     mp = pytest.MonkeyPatch()
-    mp.setenv("LOYALTY_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    mp.setenv("LOYALTY_STATE_DIR", str(mkdir(session_dir / "state-ground-truth")))
     prepare_world(warehouse_url, CONFIG, progress=lambda line: None)
     with ExitStack() as stack:
         running = start_stack(stack, warehouse_url, CONFIG.generator.seed)
