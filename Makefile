@@ -17,13 +17,13 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo test test-fast test-truth soak lint format airflow-ui report report-html dashboards superset-lock clean stop
+.PHONY: install demo test test-fast test-truth soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - run a real loyalty workflow end to end (installs on first use)"
 	@echo "make test   - run the whole test suite (installs on first use)"
-	@echo "make lint | format | report | report-html | dashboards | airflow-ui | test-truth | soak | stop | clean"
+	@echo "make lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | soak | stop | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -41,6 +41,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 test-fast: install
@@ -59,6 +60,11 @@ soak: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# mypy on plugins/loyalty (config in pyproject.toml: strict on specs, ledger, channels and operations).
+typecheck: install
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

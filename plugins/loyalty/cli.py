@@ -189,15 +189,15 @@ def report_command(
     with warehouse.connect() as conn:
         figures = report.fetch_report(conn) if html or format == "json" else None
         rows = figures["workflows"] if figures else report.fetch_results(conn)
-    if html:
+    if figures is None:  # neither --html nor json
+        console.print(report.render_table(rows))
+    elif html:
         from loyalty.report.html import render_html
 
         html.write_text(render_html(figures))
         console.print(f"HTML report written to {html.resolve()}", highlight=False)
-    elif format == "json":
-        print(report.to_json(figures))
     else:
-        console.print(report.render_table(rows))
+        print(report.to_json(figures))
 
 
 dashboards_app = typer.Typer(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -67,6 +67,18 @@ class IncompleteBatch(RuntimeError):
         self.counts = counts
 
 
+class StepCounts(TypedDict):
+    """A StepSummary as plain data (it crosses Airflow's XCom from plan to summarize)."""
+
+    workflow_id: str
+    step_id: str
+    run_date: str
+    planned: int
+    held_out: int
+    suppressed: dict[str, int]
+    channels: dict[str, int]
+
+
 @dataclass
 class StepSummary:
     workflow_id: str
@@ -76,6 +88,29 @@ class StepSummary:
     held_out: int = 0
     suppressed: dict[str, int] = field(default_factory=dict)
     channels: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> StepCounts:
+        return StepCounts(
+            workflow_id=self.workflow_id,
+            step_id=self.step_id,
+            run_date=self.run_date,
+            planned=self.planned,
+            held_out=self.held_out,
+            suppressed=dict(self.suppressed),
+            channels=dict(self.channels),
+        )
+
+
+class ClaimedRow(NamedTuple):
+    """A ledger row claim_batch.sql claimed for sending (its select list, in order)."""
+
+    send_id: str
+    customer_id: int
+    step_id: str
+    channel: str
+    variant: str
+    recipient: str | None  # null on reward rows
+    context: dict[str, Any]  # the audience row at entry: the templates' variables
 
 
 @lru_cache(maxsize=1)
@@ -327,10 +362,9 @@ def reconcile_stuck(
     return result
 
 
-def _message(spec: WorkflowSpec, row: tuple) -> Message:
-    send_id, _customer_id, step_id, channel, variant, recipient, context = row
-    subject, body = render_message(spec, variant, step_id, channel, context)
-    return Message(send_id=send_id, recipient=recipient, subject=subject, body=body, step_id=step_id)
+def _message(spec: WorkflowSpec, row: ClaimedRow) -> Message:
+    subject, body = render_message(spec, row.variant, row.step_id, row.channel, row.context)
+    return Message(send_id=row.send_id, recipient=row.recipient, subject=subject, body=body, step_id=row.step_id)
 
 
 def batch_channel(conn: psycopg.Connection, batch_id: str) -> str | None:
@@ -467,15 +501,16 @@ def _claim_send_record(
             {"batch_id": batch_id, "now": moment, "quiet_start": quiet.start, "quiet_end": quiet.end},
         )
     rows = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch_id, "now": moment}).fetchall()
-    counts["deferred"] = conn.execute(
+    deferred = conn.execute(
         "select count(*) from loyalty.send_ledger where batch_id = %s and status = 'pending' and not_before > %s",
         [batch_id, moment],
-    ).fetchone()[0]
+    ).fetchone()
+    counts["deferred"] = deferred[0] if deferred else 0
     conn.commit()
     if not rows:
         return
     counts["claimed"] = len(rows)
-    messages = [_message(spec, row) for row in rows]
+    messages = [_message(spec, ClaimedRow(*row)) for row in rows]
     with _heartbeat(connect, batch_id, heartbeat_seconds):
         outcomes = sender.deliver(messages, ["loyalty", spec.id])
     record_outcomes(conn, outcomes)

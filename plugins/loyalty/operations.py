@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict
+
+import psycopg
 
 from loyalty import ledger
 from loyalty.channels.rewards import RewardGranter
@@ -27,6 +28,34 @@ DRY_RUN_SAMPLES = 3
 SenderFor = Callable[[str], "ledger.Sender | None"]
 
 
+class DryRunSample(TypedDict):
+    """One message a dry run rendered (the task log shows a few per step)."""
+
+    customer_id: int
+    channel: str
+    subject: str
+    body: str
+
+
+class PlanResult(TypedDict):
+    """What the plan task returns; it crosses XCom to the gate, the batch tasks and summarize."""
+
+    dry_run: bool
+    entered: int
+    reconciled: dict[str, int]  # ledger.Reconciled.as_dict()
+    reconciled_unknown: int
+    steps: list[ledger.StepCounts]
+    samples: dict[str, list[DryRunSample]]  # by step id; empty unless a dry run
+
+
+class AudienceVerdict(TypedDict):
+    """What the audience gate returns when it lets the run through (a failure raises)."""
+
+    passed: bool
+    audience_size: NotRequired[int]
+    dry_run: NotRequired[bool]  # a dry run sends nothing, so nothing is checked
+
+
 def plan_run(
     spec_path: Path,
     url: str,
@@ -35,7 +64,7 @@ def plan_run(
     dry_run: bool,
     sender_for: SenderFor | None = None,
     grace_seconds: float = ledger.RECONCILE_GRACE_S,
-) -> dict[str, Any]:
+) -> PlanResult:
     """Reconcile rows an interrupted run left in `sending` (against the provider's lookup when
     `sender_for` gives the channel's client), then enter and plan every step; on a dry run,
     reconcile nothing, render every planned message and roll back."""
@@ -68,14 +97,14 @@ def plan_run(
         "entered": entered,
         "reconciled": reconciled.as_dict(),
         "reconciled_unknown": reconciled.unknown,
-        "steps": [asdict(step) for step in steps],
+        "steps": [step.as_dict() for step in steps],
         "samples": samples,
     }
 
 
-def _render_planned(conn, spec: WorkflowSpec, run_date: dt.date) -> dict[str, list[dict]]:
+def _render_planned(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> dict[str, list[DryRunSample]]:
     """Render every message planned for today (a template error fails the dry run); keep a few."""
-    samples: dict[str, list[dict]] = {}
+    samples: dict[str, list[DryRunSample]] = {}
     rows = conn.execute(
         """select ledger.step_id, ledger.channel, ledger.variant, ledger.customer_id,
                   coalesce(ledger.context, entry.context)
@@ -95,7 +124,7 @@ def _render_planned(conn, spec: WorkflowSpec, run_date: dt.date) -> dict[str, li
     return samples
 
 
-def check_audience(spec_path: Path, url: str, run_date: dt.date) -> dict[str, Any]:
+def check_audience(spec_path: Path, url: str, run_date: dt.date) -> AudienceVerdict:
     """The Great Expectations gate between planning and sending.
 
     On failure the run's pending rows become `suppressed` (reason `audience_check_failed`), so no
@@ -136,7 +165,11 @@ def senders_for(spec: WorkflowSpec, **channels: ledger.Sender | None) -> dict[st
 
 
 def send(
-    spec_path: Path, url: str, batch_id: str, grace_seconds: float = ledger.RECONCILE_GRACE_S, **channels
+    spec_path: Path,
+    url: str,
+    batch_id: str,
+    grace_seconds: float = ledger.RECONCILE_GRACE_S,
+    **channels: ledger.Sender | None,
 ) -> dict[str, int]:
     """Send one batch with the channel clients given (email=, sms=, push=); see ledger.send_batch."""
     spec = load_spec(spec_path)
@@ -150,7 +183,9 @@ def send(
     return result
 
 
-def summarize(spec_path: Path, url: str, run_date: dt.date, run_id: str, planned: dict[str, Any]) -> dict:
+def summarize(
+    spec_path: Path, url: str, run_date: dt.date, run_id: str, planned: PlanResult
+) -> dict[str, dict[str, int]]:
     """Record the run's final per-step counts; returns them by step and status."""
     spec = load_spec(spec_path)
     steps = [ledger.StepSummary(**step) for step in planned["steps"]]

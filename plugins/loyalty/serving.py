@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
 
-def serve(app, name: str, host: str = "127.0.0.1", port: int = 0, workers: int = 1, factory: bool = False) -> None:
+def serve(
+    app: str | Callable[..., Any],
+    name: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    workers: int = 1,
+    factory: bool = False,
+) -> None:
     """Bind first (port 0 picks a free one), print `NAME_URL=...`, then serve until stopped.
 
     ``workers > 1`` runs uvicorn's process supervisor over the same socket; ``app`` must then be

@@ -158,7 +158,7 @@ def run_sql_file(
     conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None, directory: Path = SQL_DIR
 ) -> None:
     """Execute a whole `.sql` file (several statements when it takes no parameters)."""
-    conn.execute(read_sql(name, directory), params)  # type: ignore[arg-type]
+    conn.execute(read_sql(name, directory), params)
 
 
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -53,10 +54,11 @@ class Stack:
             f"{self.emulator.url}/_emulator/clock", json={"now": moment.isoformat()}, timeout=10
         ).raise_for_status()
 
-    def flush_webhooks(self) -> dict:
+    def flush_webhooks(self) -> dict[str, Any]:
         response = httpx.post(f"{self.emulator.url}/_emulator/flush", json={"timeout": 120}, timeout=130)
         response.raise_for_status()
-        return response.json()
+        flushed: dict[str, Any] = response.json()
+        return flushed
 
 
 def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:

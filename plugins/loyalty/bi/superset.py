@@ -152,10 +152,11 @@ def _env(public: bool) -> dict[str, str]:
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-_CHILDREN: dict[int, subprocess.Popen] = {}  # the servers this process started: reaped by stop()
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # the servers this process started: reaped by stop()
 
 
 def _pid_file() -> Path:

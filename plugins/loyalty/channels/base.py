@@ -16,11 +16,50 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 OutcomeStatus = Literal["sent", "failed", "sending", "pending"]
+
+
+class SendGridResponse(TypedDict):
+    """What an accepted SendGrid batch answered (the same for every recipient of the request)."""
+
+    status_code: int
+    x_message_id: str | None
+
+
+class TwilioResponse(TypedDict):
+    """The created Twilio Message resource's id and status."""
+
+    sid: str
+    status: str
+
+
+class FcmResponse(TypedDict):
+    """FCM's name for the sent message (projects/<id>/messages/<id>)."""
+
+    name: str
+
+
+class Reward(TypedDict):
+    points: int | None
+    coupon: str | None
+
+
+class RewardResponse(TypedDict):
+    """What a reward row granted: dbt reads it into the points ledger."""
+
+    reward: Reward
+
+
+class NoResponse(TypedDict):
+    """No answer kept (a batch accepted despite an error, known from the provider's lookup)."""
+
+
+# What a provider answered for an accepted message; stored as the ledger row's `response` (jsonb).
+ProviderResponse = SendGridResponse | TwilioResponse | FcmResponse | RewardResponse
 
 
 @dataclass(frozen=True)
@@ -28,7 +67,7 @@ class Message:
     """One rendered message for one recipient; `send_id` travels to the provider and back."""
 
     send_id: str
-    recipient: str
+    recipient: str | None  # None on reward rows: a grant has no address
     subject: str
     body: str
     step_id: str = ""
@@ -42,7 +81,7 @@ class SendResult:
 
     provider_message_id: str | None
     status_code: int
-    response: dict
+    response: ProviderResponse | NoResponse
 
 
 @dataclass(frozen=True)
@@ -53,7 +92,7 @@ class Outcome:
     status: OutcomeStatus
     provider_message_id: str | None = None
     reason: str | None = None
-    response: dict | None = None
+    response: ProviderResponse | None = None
     contactability: str | None = None  # a loyalty.contactability reason: the address is dead
 
 
@@ -128,7 +167,12 @@ class RateLimiter:
     `per_second=None` only applies the pauses.
     """
 
-    def __init__(self, per_second: float | None = None, clock=time.monotonic, sleep=time.sleep) -> None:
+    def __init__(
+        self,
+        per_second: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1.0 / per_second if per_second else 0.0
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,7 +32,7 @@ MAX_WAIT_S = 60.0
 
 
 def backoff(attempt: int, base: float = 0.25, cap: float = 10.0) -> float:
-    return min(cap, base * 2 ** (attempt - 1))
+    return min(cap, base * 2.0 ** (attempt - 1))
 
 
 def deliver_each(
@@ -86,17 +87,31 @@ def deliver_each(
         return list(pool.map(one, messages))
 
 
-class PerMessageChannel:
+class PerMessageChannel(ABC):
     """Channels whose API takes one message per request (SMS, push): subclasses provide `_send_one`,
     `_contactability`, `lookup`, `limiter`, `concurrency` and `attempts`; delivery is shared."""
+
+    lookup: Callable[[Iterable[str]], Lookup | None]
+    limiter: RateLimiter
+    concurrency: int
+    attempts: int
+
+    @abstractmethod
+    def _send_one(self, message: Message) -> Outcome:
+        """One request for one message: an Outcome, or PermanentError / TransientError / InDoubtError."""
+
+    @staticmethod
+    @abstractmethod
+    def _contactability(error: PermanentError) -> str | None:
+        """The loyalty.contactability reason a permanent refusal gives the address, if it is dead."""
 
     def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
         return deliver_each(
             messages,
-            self._send_one,  # type: ignore[attr-defined]
-            self.lookup,  # type: ignore[attr-defined]
-            self.limiter,  # type: ignore[attr-defined]
-            self.concurrency,  # type: ignore[attr-defined]
-            self.attempts,  # type: ignore[attr-defined]
-            self._contactability,  # type: ignore[attr-defined]
+            self._send_one,
+            self.lookup,
+            self.limiter,
+            self.concurrency,
+            self.attempts,
+            self._contactability,
         )

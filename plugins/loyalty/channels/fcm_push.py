@@ -9,10 +9,12 @@ a service account (google-auth) is the deployment's job, outside this client.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 
 from loyalty.channels.base import (
+    FcmResponse,
     InDoubtError,
     Lookup,
     Message,
@@ -35,7 +37,7 @@ def _error_code(response: httpx.Response) -> tuple[str, str]:
         error = response.json().get("error", {})
     except ValueError:
         return "", response.text[:200]
-    codes = [d.get("errorCode") for d in error.get("details", []) if isinstance(d, dict) and d.get("errorCode")]
+    codes = [d["errorCode"] for d in error.get("details", []) if isinstance(d, dict) and d.get("errorCode")]
     return (codes[0] if codes else error.get("status", "")), error.get("message", "")
 
 
@@ -67,7 +69,8 @@ class FcmPush(PerMessageChannel):
         self.attempts = attempts
         self.lookup = EmulatorLookup(lookup_host, "push") if lookup_host else no_lookup
 
-    def body(self, message: Message) -> dict:
+    def body(self, message: Message) -> dict[str, Any]:
+        """The FCM v1 send request for one message."""
         return {
             "message": {
                 "token": message.recipient,
@@ -85,7 +88,7 @@ class FcmPush(PerMessageChannel):
             raise TransientError(0, f"connection: {error!r}", accepted_unknown=True) from None
         if response.status_code == 200:
             name = response.json()["name"]
-            return Outcome(message.send_id, "sent", provider_message_id=name, response={"name": name})
+            return Outcome(message.send_id, "sent", provider_message_id=name, response=FcmResponse(name=name))
         code, detail = _error_code(response)
         status = response.status_code
         if status == 429 or status >= 500:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from loyalty.channels.base import Lookup, Message, Outcome, SendResult
+from loyalty.channels.base import Lookup, Message, Outcome, Reward, RewardResponse, SendResult
 from loyalty.specs import WorkflowSpec, reward_steps
 
 
@@ -15,20 +15,20 @@ class RewardGranter:
     def __init__(self, spec: WorkflowSpec) -> None:
         self.rewards = reward_steps(spec)
 
-    def send(self, messages: Sequence[Message], categories: Sequence[str]) -> SendResult:
+    def granted(self, messages: Sequence[Message]) -> RewardResponse:
+        """What the batch's one reward step grants each of its recipients."""
         steps = {message.step_id for message in messages}
         if len(steps) != 1:
             raise ValueError(f"a reward batch holds one step, got {sorted(steps)}")
         reward = self.rewards[steps.pop()]
-        return SendResult(
-            provider_message_id=None,
-            status_code=200,
-            response={"reward": {"points": reward.points, "coupon": reward.coupon}},
-        )
+        return RewardResponse(reward=Reward(points=reward.points, coupon=reward.coupon))
+
+    def send(self, messages: Sequence[Message], categories: Sequence[str]) -> SendResult:
+        return SendResult(provider_message_id=None, status_code=200, response=self.granted(messages))
 
     def deliver(self, messages: Sequence[Message], categories: Sequence[str]) -> list[Outcome]:
-        result = self.send(messages, categories)
-        return [Outcome(m.send_id, "sent", None, None, result.response) for m in messages]
+        response = self.granted(messages)
+        return [Outcome(m.send_id, "sent", None, None, response) for m in messages]
 
     def lookup_ids(self, send_ids: Iterable[str]) -> Lookup:
         """A grant is the ledger row itself (dbt reads `sent` reward rows): a claimed row that

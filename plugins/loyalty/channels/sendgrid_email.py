@@ -16,7 +16,8 @@ import re
 import socket
 import time
 import urllib.error
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
@@ -28,6 +29,7 @@ from loyalty.channels.base import (
     Outcome,
     PermanentError,
     RateLimiter,
+    SendGridResponse,
     SendResult,
     TransientError,
     retry_after_seconds,
@@ -55,7 +57,7 @@ class SendGridEmail:
         rate_limit: float | None = None,
         lookup_host: str | None = None,
         timeout: float = 60.0,
-        sleep=time.sleep,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host or DEFAULT_HOST)
         self.client.client.timeout = timeout
@@ -65,7 +67,7 @@ class SendGridEmail:
         self.lookup = EmulatorLookup(lookup_host, "email") if lookup_host else no_lookup
         self.sleep = sleep
 
-    def payload(self, messages: Sequence[Message], categories: Sequence[str]) -> dict:
+    def payload(self, messages: Sequence[Message], categories: Sequence[str]) -> dict[str, Any]:
         """The Mail Send body: per-recipient subject and body via personalization substitutions."""
         if not 1 <= len(messages) <= MAX_PERSONALIZATIONS:
             raise ValueError(f"a SendGrid request takes 1..{MAX_PERSONALIZATIONS} recipients, got {len(messages)}")
@@ -152,7 +154,7 @@ class SendGridEmail:
                     else:
                         self.sleep(backoff(attempt, base=0.5))
                 continue
-            response = {"status_code": 202, "x_message_id": x_message_id}
+            response = SendGridResponse(status_code=202, x_message_id=x_message_id)
             outcomes.update({m.send_id: Outcome(m.send_id, "sent", x_message_id, None, response) for m in remaining})
             remaining = []
         for message in remaining:
@@ -166,11 +168,12 @@ class SendGridEmail:
     def lookup_ids(self, send_ids: Iterable[str]) -> Lookup | None:
         return self.lookup(send_ids)
 
-    def _post(self, body: dict) -> str | None:
+    def _post(self, body: dict[str, Any]) -> str | None:
         try:
             response = self.client.client.mail.send.post(request_body=body)
         except http_errors.HTTPError as error:
-            detail = error.body.decode(errors="replace") if isinstance(error.body, bytes) else str(error.body)
+            answered: bytes | str = error.body  # bytes from the wire; str when built by hand
+            detail = answered.decode(errors="replace") if isinstance(answered, bytes) else str(answered)
             status = int(error.status_code)
             if status == 429 or status >= 500:
                 wait = retry_after_seconds(dict(error.headers.items()) if error.headers else None)

@@ -12,12 +12,14 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from loyalty.channels.base import (
@@ -28,6 +30,7 @@ from loyalty.channels.base import (
     PermanentError,
     RateLimiter,
     TransientError,
+    TwilioResponse,
     retry_after_seconds,
 )
 from loyalty.channels.delivery import PerMessageChannel
@@ -39,7 +42,7 @@ _quiet = logging.getLogger("loyalty.channels.twilio_sms.http")
 _quiet.setLevel(logging.WARNING)  # the client logs every request at INFO
 
 
-class RedirectingHttpClient(TwilioHttpClient):
+class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints: its class is Any
     """A TwilioHttpClient that sends every request to `base_url` (scheme + host), keeping paths."""
 
     def __init__(self, base_url: str | None, pool_size: int = 16, timeout: float = 10.0) -> None:
@@ -52,12 +55,22 @@ class RedirectingHttpClient(TwilioHttpClient):
         # The environment's proxy and CA-bundle settings, read once for the one host we talk to:
         # requests otherwise re-reads all of os.environ on every request (~12% of a send's CPU).
         target = base_url or "https://api.twilio.com"
-        self.proxy = {**requests.utils.get_environ_proxies(target), **self.proxy}
+        self.proxy: dict[str, str] = {**requests.utils.get_environ_proxies(target), **self.proxy}
         self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.trust_env = False
         self._last = threading.local()
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, **kwargs):
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        auth: Any = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Response:
         if self.base is not None:
             parts = urlsplit(url)
             url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
@@ -65,7 +78,7 @@ class RedirectingHttpClient(TwilioHttpClient):
         self._last.response = response  # per thread: the error path reads Retry-After from it
         return response
 
-    def last_headers(self) -> dict:
+    def last_headers(self) -> dict[str, str]:
         response = getattr(self._last, "response", None)
         return dict(response.headers or {}) if response is not None else {}
 
@@ -123,7 +136,7 @@ class TwilioSms(PerMessageChannel):
             message.send_id,
             "sent",
             provider_message_id=created.sid,
-            response={"sid": created.sid, "status": created.status},
+            response=TwilioResponse(sid=created.sid, status=created.status),
         )
 
     @staticmethod

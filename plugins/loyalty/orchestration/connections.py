@@ -14,8 +14,17 @@ host's `/_emulator/messages` (authoritative); without it rows in doubt become `u
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: Airflow and the provider clients are heavy
+    from airflow.sdk import Connection
+
+    from loyalty.channels.fcm_push import FcmPush
+    from loyalty.channels.sendgrid_email import SendGridEmail
+    from loyalty.channels.twilio_sms import TwilioSms
+    from loyalty.ledger import Sender
 
 WAREHOUSE_CONN_ID = "loyalty_warehouse"
 SENDGRID_CONN_ID = "loyalty_sendgrid"
@@ -25,7 +34,7 @@ CHANNEL_CONN_IDS = {"email": SENDGRID_CONN_ID, "sms": TWILIO_CONN_ID, "push": FC
 DEFAULT_WEBHOOKS_URL = "http://127.0.0.1:8090"
 
 
-def _connection(conn_id: str):
+def _connection(conn_id: str) -> Connection | None:
     from airflow.sdk import BaseHook
 
     try:
@@ -67,7 +76,7 @@ def sendgrid_settings() -> SendGridSettings:
     )
 
 
-def _required(conn_id: str):
+def _required(conn_id: str) -> Connection:
     conn = _connection(conn_id)
     if conn is None:
         raise RuntimeError(
@@ -82,11 +91,11 @@ def _rate(extra: dict[str, Any]) -> float | None:
     return float(value) if value else None
 
 
-def _lookup_host(conn, extra: dict[str, Any]) -> str | None:
+def _lookup_host(conn: Connection, extra: dict[str, Any]) -> str | None:
     return conn.host if extra.get("lookup") == "emulator" and conn.host else None
 
 
-def email_sender():
+def email_sender() -> SendGridEmail:
     """The real SendGrid client configured from the `loyalty_sendgrid` connection."""
     from loyalty.channels.sendgrid_email import SendGridEmail
 
@@ -102,7 +111,7 @@ def email_sender():
     )
 
 
-def sms_sender():
+def sms_sender() -> TwilioSms:
     """The real Twilio client configured from the `loyalty_twilio` connection."""
     from loyalty.channels.twilio_sms import TwilioSms
 
@@ -121,7 +130,7 @@ def sms_sender():
     )
 
 
-def push_sender():
+def push_sender() -> FcmPush:
     """The FCM HTTP v1 client configured from the `loyalty_fcm` connection."""
     from loyalty.channels.fcm_push import FcmPush
 
@@ -139,15 +148,15 @@ def push_sender():
     )
 
 
-SENDERS = {"email": email_sender, "sms": sms_sender, "push": push_sender}
+SENDERS: dict[str, Callable[[], Sender]] = {"email": email_sender, "sms": sms_sender, "push": push_sender}
 
 
-def channel_sender(channel: str):
+def channel_sender(channel: str) -> Sender | None:
     """The client of one channel ('reward' needs none: the ledger grants it)."""
     return SENDERS[channel]() if channel in SENDERS else None
 
 
-def channel_sender_if_configured(channel: str):
+def channel_sender_if_configured(channel: str) -> Sender | None:
     """The channel's client, or None when its connection is not defined (for reconciliation)."""
     if channel not in CHANNEL_CONN_IDS or _connection(CHANNEL_CONN_IDS[channel]) is None:
         return None

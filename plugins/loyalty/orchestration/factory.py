@@ -10,12 +10,20 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, Param, task
 
 from loyalty.specs import WorkflowSpec, load_spec
+
+if TYPE_CHECKING:  # imported inside the tasks at run time: nothing heavy at DAG parse time
+    from airflow.sdk.bases.decorator import Task
+    from airflow.sdk.definitions.xcom_arg import XComArg
+    from cosmos import ProfileConfig
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    from loyalty.operations import AudienceVerdict, PlanResult
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +43,11 @@ def run_date_of(context: dict[str, Any]) -> dt.date:
     if given:
         return dt.date.fromisoformat(str(given))
     dag_run = context["dag_run"]
-    moment = dag_run.logical_date or dag_run.run_after
+    moment: dt.datetime = dag_run.logical_date or dag_run.run_after
     return moment.date()
 
 
-def _profile_config():
+def _profile_config() -> ProfileConfig:
     """dbt's profile from the `loyalty_warehouse` Airflow connection (cosmos maps it)."""
     from cosmos import ProfileConfig
     from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -58,7 +66,7 @@ def _profile_config():
 DBT_VARS = {"run_date": "{{ params.run_date or ds }}"}
 
 
-def _dbt_build_task(select: list[str] | None, outlets: list[Asset]):
+def _dbt_build_task(select: list[str] | None, outlets: list[Asset]) -> DbtBuildLocalOperator:
     """One `dbt build` task through cosmos (dbtRunner in-process): fast for daily and simulated runs."""
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
@@ -96,9 +104,9 @@ def _dbt_model_tasks(manifest: Path) -> None:
     )
 
 
-def _check_raw_task():
+def _check_raw_task() -> XComArg:
     @task(task_id="check_raw")
-    def check_raw(**context: Any) -> dict:
+    def check_raw(**context: Any) -> dict[str, Any]:
         """Great Expectations on the raw tables before dbt: every result in raw.quality_results,
         failing rows in raw.quarantine with the expectation. Reports; does not stop the build (the
         dbt contract decides which rows reach the marts)."""
@@ -115,9 +123,9 @@ def _check_raw_task():
     return check_raw()
 
 
-def _check_features_task():
+def _check_features_task() -> XComArg:
     @task(task_id="check_features", outlets=[WAREHOUSE_ASSET])
-    def check_features(**context: Any) -> dict:
+    def check_features(**context: Any) -> dict[str, Any]:
         """Great Expectations drift check of today's features against the previous run date: a
         failure stops here without retries, so the workflow DAGs (scheduled on this task's Asset) do not select
         audiences from broken features; the log says which feature moved and how far."""
@@ -243,7 +251,7 @@ def workflow_dag(spec_path: Path) -> DAG:
 
 def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
     @task(task_id="plan")
-    def plan(**context: Any) -> dict:
+    def plan(**context: Any) -> PlanResult:
         """Enter today's audience, then plan every due step (holdout, variants, channel, policies)."""
         from loyalty import operations
         from loyalty.orchestration.connections import channel_sender_if_configured, warehouse_url
@@ -261,7 +269,7 @@ def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
         return result
 
     @task(task_id="summarize", outlets=[SENDS_ASSET], trigger_rule="all_done")
-    def summarize(planned: dict, **context: Any) -> dict:
+    def summarize(planned: PlanResult, **context: Any) -> dict[str, dict[str, int]]:
         """Per-step counts for the run, in the task log and loyalty.workflow_runs."""
         from loyalty import operations
         from loyalty.orchestration.connections import warehouse_url
@@ -269,7 +277,7 @@ def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
         return operations.summarize(spec_path, warehouse_url(), run_date_of(context), context["run_id"], planned)
 
     @task(task_id="check_audience")
-    def check_audience(planned: dict, **context: Any) -> dict:
+    def check_audience(planned: PlanResult, **context: Any) -> AudienceVerdict:
         """Great Expectations gate: a failing audience is not sent, and the log says why."""
         from loyalty import operations
         from loyalty.orchestration.connections import warehouse_url
@@ -279,8 +287,8 @@ def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
         return operations.check_audience(spec_path, warehouse_url(), run_date_of(context))
 
     planned = plan()
-    gate = check_audience(planned)
-    done = summarize(planned)
+    gate = check_audience(planned)  # type: ignore[arg-type]  # Airflow's Task types can't say "or its XComArg"
+    done = summarize(planned)  # type: ignore[arg-type]  # (same: the plan's result, resolved at run time)
     for channel in channels:
         batch_ids = _batches_task(spec_path, channel)(planned)
         gate >> batch_ids
@@ -288,9 +296,9 @@ def _workflow_tasks(spec_path: Path, channels: list[str]) -> None:
     gate >> done
 
 
-def _batches_task(spec_path: Path, channel: str):
+def _batches_task(spec_path: Path, channel: str) -> Task[..., list[str]]:
     @task(task_id=f"batches_{channel}")
-    def batches(planned: dict, **context: Any) -> list[str]:
+    def batches(planned: PlanResult, **context: Any) -> list[str]:
         """Group pending rows into provider-sized batches; one mapped send task each (none on a dry run)."""
         from loyalty import operations
         from loyalty.orchestration.connections import warehouse_url
@@ -302,16 +310,18 @@ def _batches_task(spec_path: Path, channel: str):
     return batches
 
 
-def _send_task(spec_path: Path, channel: str):
+def _send_task(spec_path: Path, channel: str) -> Task[..., dict[str, int]]:
     @task(task_id=f"send_{channel}", pool=channel, map_index_template="{{ task.op_kwargs['batch_id'] }}")
-    def send(batch_id: str) -> dict:
+    def send(batch_id: str) -> dict[str, int]:
         """Send one batch through the channel's real client; record provider ids and outcomes.
         Rows a killed attempt left in `sending` are reconciled first; rows back to pending fail
         the task so that Airflow's retry sends them."""
         from loyalty import operations
         from loyalty.orchestration.connections import channel_sender, warehouse_url
 
-        return operations.send(spec_path, warehouse_url(), batch_id, **{channel: channel_sender(channel)})
+        # mypy reads **{str: ...} as maybe `grace_seconds`; the one key is a channel name (email, sms, push)
+        sender = {channel: channel_sender(channel)}
+        return operations.send(spec_path, warehouse_url(), batch_id, **sender)  # type: ignore[arg-type]
 
     return send
 

@@ -14,13 +14,17 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from loyalty.specs import WorkflowSpec, load_spec
 from loyalty.warehouse import connect, read_sql
+
+if TYPE_CHECKING:  # imported where used: pandas and Great Expectations are heavy
+    import pandas as pd
+    from great_expectations import ExpectationSuite
 
 AUDIENCE_HISTORY_RUNS = 28
 AUDIENCE_SIZE_BAND = (0.2, 5.0)  # today's size within [median × 0.2, median × 5] of recent runs
@@ -87,12 +91,12 @@ class _Outcome:
         return f"{suite_name}: {self.expectation_type}{where}: observed {self.details.get('observed_value')}"
 
 
-def _validate(frame, suite) -> list[_Outcome]:
+def _validate(frame: pd.DataFrame, suite: ExpectationSuite) -> list[_Outcome]:
     """One frame against one suite."""
     return _validator(suite)(frame)
 
 
-def _validator(suite) -> Callable[[Any], list[_Outcome]]:
+def _validator(suite: ExpectationSuite) -> Callable[[pd.DataFrame], list[_Outcome]]:
     """Validate frames against `suite` in one ephemeral context: a context per frame would keep
     each frame alive (~100 MB per 200,000 raw rows, measured)."""
     from loyalty.quality.suites import great_expectations
@@ -105,7 +109,7 @@ def _validator(suite) -> Callable[[Any], list[_Outcome]]:
     suite = context.suites.add(suite)
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
 
-    def validate(frame) -> list[_Outcome]:
+    def validate(frame: pd.DataFrame) -> list[_Outcome]:
         result = definition.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"})
         return [_outcome(item) for item in result.results]
 
@@ -149,11 +153,11 @@ def _record(conn: psycopg.Connection, run_date: dt.date, suite_name: str, outcom
         )
 
 
-def _frame(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None):
+def _frame(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     import pandas as pd
 
     cursor = conn.execute(query, params)
-    columns = [c.name for c in cursor.description]
+    columns = [c.name for c in cursor.description or ()]
     return pd.DataFrame(cursor.fetchall(), columns=columns)
 
 
@@ -262,17 +266,19 @@ def _check_raw_table(
     """One raw table's window: validate it frame by frame, quarantine its failing rows, record it."""
     import pandas as pd
 
-    checked_through = conn.execute(
+    checked = conn.execute(
         "select max(loaded_through) from raw.quality_checked_loads where suite_name = %s and run_date < %s",
         [suite.name, run_date],
-    ).fetchone()[0]
+    ).fetchone()
+    checked_through = checked[0] if checked else None
     loaded_after = checked_through - RAW_LOAD_MARGIN if checked_through else None
     source_table = f"raw.{table}"
     validate = _validator(suite)
-    per_frame, failing_rows, loaded_through, rows_checked = [], [], checked_through, 0
+    per_frame: list[list[_Outcome]] = []
+    failing_rows, loaded_through, rows_checked = [], checked_through, 0
     with conn.cursor(name=f"quality_{table}") as cursor:
         cursor.execute(read_sql(f"quality_raw_{table}.sql"), {"loaded_after": loaded_after})
-        columns = [c.name for c in cursor.description]
+        columns = [c.name for c in cursor.description or ()]
         while True:
             rows = cursor.fetchmany(chunk_rows)
             if per_frame and not rows:
@@ -356,6 +362,7 @@ def _previous_feature_stats(conn: psycopg.Connection, run_date: dt.date) -> dict
     )
     query = sql.SQL("select {} from marts.dim_customers where run_date = %s").format(aggregates)
     row = conn.execute(query, [run_date]).fetchone()
+    assert row is not None  # an aggregate without group by returns one row
     stats = {}
     for index, column in enumerate(FEATURE_COLUMNS):
         mean, null_share, present = row[3 * index : 3 * index + 3]
@@ -370,9 +377,10 @@ def check_features(url: str, run_date: dt.date) -> QualityReport:
     5 points. Passes (with nothing to compare) on the first run date."""
     columns = ", ".join(FEATURE_COLUMNS)
     with connect(url) as conn:
-        previous_date = conn.execute(
+        previous = conn.execute(
             "select max(run_date) from marts.dim_customers where run_date < %s", [run_date]
-        ).fetchone()[0]
+        ).fetchone()
+        previous_date = previous[0] if previous else None
         if previous_date is None:
             return QualityReport(True, [])
         stats = _previous_feature_stats(conn, previous_date)

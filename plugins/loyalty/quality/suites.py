@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import great_expectations as gx
+    from great_expectations import ExpectationSuite
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
@@ -26,7 +27,8 @@ def great_expectations() -> tuple[Any, Any]:
 
 def _suite(name: str, expectations: list[Any]) -> gx.ExpectationSuite:
     gx, _ = great_expectations()
-    return gx.ExpectationSuite(name=name, expectations=expectations)
+    suite: ExpectationSuite = gx.ExpectationSuite(name=name, expectations=expectations)
+    return suite
 
 
 def audience_suite(workflow_id: str, size_band: tuple[int, int] | None) -> gx.ExpectationSuite:

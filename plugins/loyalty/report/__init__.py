@@ -12,9 +12,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
+
+from loyalty.report.figures import Report, Row
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 COLUMNS = (
     "workflow_id",
@@ -39,7 +45,7 @@ COLUMNS = (
 )
 
 
-def fetch_results(conn: psycopg.Connection) -> list[dict]:
+def fetch_results(conn: psycopg.Connection) -> list[Row]:
     """Rows of marts.metrics_workflow_variants plus the generator's truth where it exists."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
@@ -51,19 +57,20 @@ def fetch_results(conn: psycopg.Connection) -> list[dict]:
     return [{key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()} for row in rows]
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _query(conn: psycopg.Connection, relation: str, query: str) -> list[dict]:
+def _query(conn: psycopg.Connection, relation: str, query: str) -> list[Row]:
     """Rows of a query on one relation; [] when the relation is not built yet (e.g. before the metrics DAG)."""
-    if conn.execute("select to_regclass(%s)", [relation]).fetchone()[0] is None:
+    found = conn.execute("select to_regclass(%s)", [relation]).fetchone()
+    if found is None or found[0] is None:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
         return [{key: _plain(value) for key, value in row.items()} for row in cur.execute(query).fetchall()]
 
 
-def fetch_report(conn: psycopg.Connection) -> dict:
+def fetch_report(conn: psycopg.Connection) -> Report:
     """Everything the dashboards show, from the marts (Great Expectations results: marts.data_quality_results)."""
     kpis = _query(conn, "marts.metrics_loyalty_kpis", "select * from marts.metrics_loyalty_kpis order by order_month")
     quarantine = _query(
@@ -154,13 +161,14 @@ def fetch_report(conn: psycopg.Connection) -> dict:
     }
 
 
-def to_json(rows: list[dict] | dict) -> str:
+def to_json(rows: list[Row] | Report) -> str:
     """JSON of the scorecard rows, or of a whole `fetch_report`."""
-    document = rows if isinstance(rows, dict) else {"workflows": rows}
-    return json.dumps(document, indent=2, default=str)
+    if isinstance(rows, dict):
+        return json.dumps(rows, indent=2, default=str)
+    return json.dumps({"workflows": rows}, indent=2, default=str)
 
 
-def render_table(rows: list[dict]):
+def render_table(rows: list[Row]) -> Table:
     """A rich Table for the terminal: one line per workflow and arm."""
     from rich.table import Table
 
@@ -207,7 +215,7 @@ def render_table(rows: list[dict]):
     return table
 
 
-def _objective(row: dict) -> str:
+def _objective(row: Row) -> str:
     """e.g. 'absolute_lift 3.10% / 5.00% (62%)': the objective's value, target and progress."""
     metric, value, target = row.get("objective_metric"), row.get("objective_value"), row.get("objective_target")
     if metric is None or value is None or target is None:

@@ -12,8 +12,14 @@ import html
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
+
+from loyalty.report.figures import Report, Row
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 PALETTE = ("#1FA8C9", "#454E7C", "#5AC189", "#FF7F44", "#666666", "#E04355", "#FCC700", "#A868B7")
 STYLE = """
@@ -39,7 +45,7 @@ def _svg(figure: Figure) -> str:
     return re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text)
 
 
-def _figure(width: float = 5.2, height: float = 3.0) -> tuple[Figure, object]:
+def _figure(width: float = 5.2, height: float = 3.0) -> tuple[Figure, Axes]:
     figure = Figure(figsize=(width, height))
     axes = figure.add_subplot()
     axes.spines[["top", "right"]].set_visible(False)
@@ -48,7 +54,7 @@ def _figure(width: float = 5.2, height: float = 3.0) -> tuple[Figure, object]:
     return figure, axes
 
 
-def _percent_axis(axes, axis: str = "y") -> None:
+def _percent_axis(axes: Axes, axis: str = "y") -> None:
     from matplotlib.ticker import PercentFormatter
 
     (axes.yaxis if axis == "y" else axes.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -89,7 +95,7 @@ def _intervals(labels: Sequence[str], points: Sequence[float], lows: Sequence[fl
     return _svg(figure)
 
 
-def _lines(dates: Sequence, series: dict[str, Sequence[float]], title: str, percent: bool = False,
+def _lines(dates: Sequence[str], series: dict[str, Sequence[float]], title: str, percent: bool = False,
            target: float | None = None, integer: bool = False) -> str:  # fmt: skip
     figure, axes = _figure()
     for index, (name, values) in enumerate(series.items()):
@@ -107,7 +113,7 @@ def _lines(dates: Sequence, series: dict[str, Sequence[float]], title: str, perc
     return _svg(figure)
 
 
-def _heatmap(rows: list[dict]) -> str:
+def _heatmap(rows: list[Row]) -> str:
     cohorts = sorted({row["cohort_month"] for row in rows})
     months = max((row["months_since_first_order"] for row in rows), default=0) + 1
     grid = [[float("nan")] * months for _ in cohorts]
@@ -137,22 +143,22 @@ def _hbars(labels: Sequence[str], values: Sequence[float], title: str) -> str:
     return _svg(figure)
 
 
-def _count(value) -> str:
+def _count(value: Any) -> str:
     return "—" if value is None else f"{int(value):,}"
 
 
-def _pct(value, sign: str = "") -> str:
+def _pct(value: Any, sign: str = "") -> str:
     return "—" if value is None else f"{value:{sign}.2%}"
 
 
-def _money(value) -> str:
+def _money(value: Any) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
-Column = tuple[str, str, Callable[[object], str]]  # header, key, formatter
+Column = tuple[str, str, Callable[[Any], str]]  # header, key, formatter
 
 
-def _table(rows: Iterable[dict], columns: Sequence[Column]) -> str:
+def _table(rows: Iterable[Row], columns: Sequence[Column]) -> str:
     text_keys = {"workflow_id", "variant", "suite_name", "expectation_type", "source_table", "quarantine_rule",
                  "quarantine_scope", "loyalty_tier", "objective_metric", "winning_variant"}  # fmt: skip
     head = "".join(
@@ -169,19 +175,19 @@ def _table(rows: Iterable[dict], columns: Sequence[Column]) -> str:
     return f'<div style="overflow-x:auto">{table}</div>'
 
 
-def _text(value) -> str:
+def _text(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def _ratio(value) -> str:
+def _ratio(value: Any) -> str:
     return "—" if value is None else f"{value:.1f}×"
 
 
-def _arm(row: dict) -> str:
+def _arm(row: Row) -> str:
     return f"{row['workflow_id']} / {row['variant']}"
 
 
-def render_html(report: dict, generated_at: dt.datetime | None = None) -> str:
+def render_html(report: Report, generated_at: dt.datetime | None = None) -> str:
     """The whole report as one HTML document (see module docstring)."""
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     workflows, experiments = report["workflows"], [r for r in report["experiments"] if r.get("entries")]

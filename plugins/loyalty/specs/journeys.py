@@ -84,8 +84,10 @@ def _walk(
             if step.until is not None:
                 if any(not c.parents for c in cursors):
                     raise JourneyError(f"wait until {step.until}: there is no earlier message to watch")
+                assert step.max_days is not None  # WaitStep's validator: a wait until an event has max_days
                 cursors = [replace(c, until=(step.until, step.max_days)) for c in cursors]
             else:
+                assert step.days is not None  # WaitStep's validator: days when there is no until
                 cursors = [replace(c, delay_days=c.delay_days + step.days) for c in cursors]
         elif isinstance(step, BranchStep):
             if any(not c.parents for c in cursors):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -21,8 +22,8 @@ class Preview:
     customer_id: int
     run_date: dt.date | None
     arm: str | None  # variant id, "holdout", or None when not eligible
-    messages: list[dict]
-    ledger: list[dict]
+    messages: list[dict[str, str]]  # step_id, channel and the rendered template fields
+    ledger: list[dict[str, Any]]  # the customer's ledger rows of this workflow
 
 
 def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_date: dt.date | None) -> Preview:
@@ -31,7 +32,8 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
     audience = sql.Identifier(spec.audience.schema_, spec.audience.model)
     with conn.cursor(row_factory=dict_row) as cur:
         if run_date is None:
-            run_date = cur.execute(sql.SQL("select max(run_date) as d from {}").format(audience)).fetchone()["d"]
+            latest = cur.execute(sql.SQL("select max(run_date) as d from {}").format(audience)).fetchone()
+            run_date = latest["d"] if latest else None
         row = cur.execute(
             sql.SQL("select * from {} where customer_id = %s and run_date = %s").format(audience),
             [customer_id, run_date],
@@ -48,7 +50,7 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
     arm = assign(
         customer_id, spec.id, spec.experiment.salt, spec.experiment.holdout_pct, ids, cumulative, global_holdout()
     )
-    messages: list[dict] = []
+    messages: list[dict[str, str]] = []
     if arm != "holdout":
         for action in compile_journey(spec):
             if action.kind != "message":

@@ -15,16 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, meta, nodes, pass_context
+from jinja2 import Template as JinjaTemplate
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
 from loyalty.specs import Template, WorkflowSpec
+from loyalty.specs.steps import Locale
 
 CURRENCY = {"pt-BR": "BRL", "en": "USD"}
 BABEL_LOCALE = {"pt-BR": "pt_BR", "en": "en_US"}
@@ -60,7 +62,7 @@ def environment() -> SandboxedEnvironment:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(source: str):
+def _compiled(source: str) -> JinjaTemplate:
     return environment().from_string(source)
 
 
@@ -110,7 +112,7 @@ def template_variables(source: str) -> set[str]:
 def template_for(spec: WorkflowSpec, variant_id: str, step_id: str, locale: str | None) -> Template:
     """The variant's template for a step in the customer's locale, falling back to English."""
     by_locale = spec.variant(variant_id).templates[step_id]
-    return by_locale.get(locale or "en", by_locale["en"])  # type: ignore[call-overload]
+    return by_locale.get(cast(Locale, locale or "en"), by_locale["en"])  # any column value; unknown -> "en"
 
 
 TEMPLATE_FIELDS = tuple(Template.model_fields)

@@ -117,7 +117,7 @@ class WorkflowSpec(StrictModel):
 
     @field_validator("steps")
     @classmethod
-    def _journey_compiles(cls, steps: list, info: ValidationInfo) -> list:
+    def _journey_compiles(cls, steps: list[Step], info: ValidationInfo) -> list[Step]:
         audience = info.data.get("audience")
         try:
             actions = compile_steps(steps, event_entry=bool(audience and audience.entered_on))

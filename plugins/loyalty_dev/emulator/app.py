@@ -361,7 +361,8 @@ class RunningEmulator:
 
     @property
     def state(self) -> EmulatorState:
-        return self.app.state.emulator
+        emulator: EmulatorState = self.app.state.emulator
+        return emulator
 
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True

@@ -15,7 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -222,7 +222,7 @@ def make_dispatcher(config: EmulatorConfig) -> WebhookDispatcher:
 
 
 # -- validation --------------------------------------------------------------------------------
-def _valid_email(value: Any) -> bool:
+def _valid_email(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and len(value) <= 320 and _EMAIL_RE.match(value) is not None
 
 

@@ -91,7 +91,9 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> dict[str, np.n
     }
 
 
-def _purchase_days(cfg: GeneratorConfig, people: dict[str, np.ndarray], rng: np.random.Generator):
+def _purchase_days(
+    cfg: GeneratorConfig, people: dict[str, np.ndarray], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Simulate every customer's purchase days up to the horizon; returns (customer_index, day)."""
     horizon = cfg.history_days + cfg.campaign_days + cfg.tail_days
     n = cfg.customers
@@ -282,8 +284,8 @@ class RealDataError(RuntimeError):
 
 
 def _refuse_real_data(conn: psycopg.Connection) -> None:
-    generated = conn.execute("select exists (select 1 from sim.settings where key = 'seed')").fetchone()[0]
-    has_customers = conn.execute("select exists (select 1 from raw.customers)").fetchone()[0]
+    generated = conn.execute("select exists (select 1 from sim.settings where key = 'seed')").fetchone() == (True,)
+    has_customers = conn.execute("select exists (select 1 from raw.customers)").fetchone() == (True,)
     if has_customers and not generated:
         raise RealDataError(
             "the warehouse already holds customers that the generator did not write; the synthetic "
@@ -294,4 +296,5 @@ def _refuse_real_data(conn: psycopg.Connection) -> None:
 def _line_numbers(lines_per_order: np.ndarray) -> np.ndarray:
     """1..k within each order, for readable order-line ids."""
     starts = np.repeat(np.cumsum(lines_per_order) - lines_per_order, lines_per_order)
-    return np.arange(lines_per_order.sum()) - starts + 1
+    numbers: np.ndarray = np.arange(lines_per_order.sum()) - starts + 1
+    return numbers

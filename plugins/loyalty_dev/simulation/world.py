@@ -94,7 +94,7 @@ def react_to_messages(
     messages = list(messages)
     if not messages:
         return 0
-    customer_ids = dict(
+    customer_ids: dict[str, int] = dict(
         conn.execute(
             "select email, customer_id from raw.customers where email = any(%s)",
             [sorted({m.email for m in messages})],
