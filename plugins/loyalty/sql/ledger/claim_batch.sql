@@ -33,13 +33,7 @@ with claimed as (
         ) as context
 )
 
-select
-    send_id,
-    customer_id,
-    step_id,
-    channel,
-    variant,
-    recipient,
-    context
+-- The claimed rows in the returning list's order (what ledger._message unpacks).
+select *
 from claimed
 order by send_id
