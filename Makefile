@@ -39,9 +39,7 @@ demo: install
 	$(VENV)/bin/loyalty-dev demo
 
 test: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
+	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest
 
 test-fast: install
@@ -57,12 +55,15 @@ SOAK_ROUNDS ?= 50
 soak: install
 	LOYALTY_SOAK_ROUNDS=$(SOAK_ROUNDS) $(VENV)/bin/pytest tests/integration/test_crash_soak.py -s -v
 
+# Static checks, fast and without a warehouse (dbt's models are linted in pytest: tests/dbt/test_sqlfluff.py).
+# One command a line: append new checks here.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m loyalty_dev.sql_lint
 	$(VENV)/bin/mypy
 
-# mypy on plugins/loyalty (config in pyproject.toml: strict on specs, ledger, channels and operations).
+# mypy on plugins/ (config in pyproject.toml: strict on specs, ledger, channels and operations).
 typecheck: install
 	$(VENV)/bin/mypy
 

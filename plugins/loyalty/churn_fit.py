@@ -26,17 +26,9 @@ import numpy as np
 
 from loyalty import warehouse
 from loyalty.paths import DBT_PROJECT_DIR
+from loyalty.sql_files import query
 
 SEED_PATH = DBT_PROJECT_DIR / "seeds" / "churn_model_parameters.csv"
-
-CUSTOMER_SUMMARY_SQL = """
-    select
-        order_count - 1 as repeat_orders,
-        last_order_date - first_order_date as days_first_to_last,
-        run_date - first_order_date as days_first_to_run_date
-    from marts.dim_customers
-    where run_date = %(run_date)s and order_count > 0
-"""
 
 
 @dataclass(frozen=True)
@@ -78,7 +70,7 @@ def fit(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> Parameters:
 def fit_from_warehouse(url: str, run_date: dt.date) -> tuple[Parameters, int]:
     """Fit on the buyers of marts.dim_customers for `run_date`; returns the parameters and the count."""
     with warehouse.connect(url) as conn:
-        rows = conn.execute(CUSTOMER_SUMMARY_SQL, {"run_date": run_date}).fetchall()
+        rows = conn.execute(query("churn/customer_summary.sql"), {"run_date": run_date}).fetchall()
     if not rows:
         raise RuntimeError(f"marts.dim_customers has no buyers for run date {run_date}: build dbt first")
     x, t_x, big_t = (np.asarray(column, dtype=float) for column in zip(*rows, strict=True))

@@ -15,20 +15,17 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NamedTuple, Protocol, TypedDict
 
 import psycopg
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.channels.base import Lookup, Message, Outcome
-from loyalty.paths import SQL_DIR
 from loyalty.specs import Action, WorkflowSpec, branch_siblings, compile_journey
 from loyalty.specs.templates import render_message
-from loyalty.warehouse import read_sql
+from loyalty.sql_files import query
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +110,6 @@ class ClaimedRow(NamedTuple):
     context: dict[str, Any]  # the audience row at entry: the templates' variables
 
 
-@lru_cache(maxsize=1)
-def _sql_templates() -> Environment:
-    """Jinja for the structure of journey SQL (values stay bound parameters)."""
-    return Environment(
-        loader=FileSystemLoader(SQL_DIR),
-        undefined=StrictUndefined,
-        autoescape=False,  # noqa: S701 - SQL, not HTML
-        keep_trailing_newline=True,
-    )
-
-
 def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, global_: GlobalHoldout | None = None) -> int:
     """Enter today's eligible customers (holdout/variant decided here, once per cycle)."""
     global_ = global_ or global_holdout()
@@ -134,9 +120,8 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, globa
         else sql.SQL("%(run_date)s::date")
     )
     variant_ids, cumulative = spec.variant_weights()
-    query = sql.SQL(read_sql("enter_journeys.sql")).format(audience=audience, entered_on=entered_on)
     return conn.execute(
-        query,
+        query("ledger/enter_journeys.sql", identifiers={"audience": audience, "entered_on": entered_on}),
         {
             "workflow_id": spec.id,
             "run_date": run_date,
@@ -154,19 +139,21 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, globa
 def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False, siblings: Sequence[str] = ()) -> str:
     """The planning SQL for one action; its shape depends only on the spec (and on whether an
     earlier completed plan bounds the entries or parent rows to read)."""
-    template = _sql_templates().get_template("plan_action.sql")
-    return template.render(
-        windowed=windowed,
-        siblings=bool(siblings),
-        frequency_cap=spec.policies.frequency_cap is not None,
-        first=not action.parents,
-        condition=action.condition[0] if action.condition else None,
-        condition_negated=bool(action.condition and action.condition[1]),
-        until=action.until[0] if action.until else None,
-        exit_on_purchase="purchased" in spec.exit_on,
-        exit_on_unsubscribe="unsubscribed" in spec.exit_on,
-        channels=list(action.channels),
-    )
+    structure = {
+        "windowed": windowed,
+        "siblings": bool(siblings),
+        "frequency_cap": spec.policies.frequency_cap is not None,
+        "first": not action.parents,
+        "condition": action.condition[0] if action.condition else None,
+        "condition_negated": bool(action.condition and action.condition[1]),
+        "until": action.until[0] if action.until else None,
+        "exit_on_purchase": "purchased" in spec.exit_on,
+        "exit_on_unsubscribe": "unsubscribed" in spec.exit_on,
+        "channels": list(action.channels),
+    }
+    rendered = query("ledger/plan_action.sql", structure=structure)
+    assert isinstance(rendered, str)
+    return rendered
 
 
 @dataclass(frozen=True)
@@ -178,11 +165,7 @@ class PreviousPlan:
 
 
 def previous_plan(conn: psycopg.Connection, workflow_id: str, run_date: dt.date) -> PreviousPlan | None:
-    row = conn.execute(
-        """select run_date, completed_at from loyalty.completed_plans
-           where workflow_id = %s and run_date < %s order by run_date desc limit 1""",
-        [workflow_id, run_date],
-    ).fetchone()
+    row = conn.execute(query("ledger/previous_plan.sql"), {"workflow_id": workflow_id, "run_date": run_date}).fetchone()
     return PreviousPlan(*row) if row else None
 
 
@@ -217,17 +200,14 @@ def plan_action(
     if spec.policies.frequency_cap is not None:
         params["cap_messages"] = spec.policies.frequency_cap.max_messages
         params["cap_days"] = spec.policies.frequency_cap.per_days
-    query = render_action_sql(spec, action, previous is not None, siblings)
-    inserted = conn.execute(query, params).rowcount
+    inserted = conn.execute(render_action_sql(spec, action, previous is not None, siblings), params).rowcount
     if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop
         conn.execute("analyze loyalty.send_ledger")
     if action.kind == "message":
-        conn.execute(read_sql("preempt_lower_priority.sql"), params)
+        conn.execute(query("ledger/preempt_lower_priority.sql"), params)
     summary = StepSummary(spec.id, action.step_id, run_date.isoformat())
     rows = conn.execute(
-        """select status, coalesce(status_reason, ''), channel, count(*) from loyalty.send_ledger
-           where workflow_id = %s and step_id = %s and run_date = %s group by 1, 2, 3""",
-        [spec.id, action.step_id, run_date],
+        query("ledger/step_statuses.sql"), {"workflow_id": spec.id, "step_id": action.step_id, "run_date": run_date}
     ).fetchall()
     for status, reason, channel, count in rows:
         if status == "holdout":
@@ -251,26 +231,17 @@ def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tup
     steps = [
         plan_action(conn, spec, action, run_date, previous, branch_siblings(actions, action)) for action in actions
     ]
-    conn.execute(
-        """insert into loyalty.completed_plans (workflow_id, run_date) values (%s, %s)
-           on conflict (workflow_id, run_date) do update set completed_at = now()""",
-        [spec.id, run_date],
-    )
+    conn.execute(query("ledger/complete_plan.sql"), {"workflow_id": spec.id, "run_date": run_date})
     return entered, steps
 
 
 def assign_batches(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> dict[str, list[str]]:
     """Batch ids with pending rows, by channel (new ones and any left by an earlier failed run)."""
     conn.execute(
-        read_sql("assign_batches.sql"),
+        query("ledger/assign_batches.sql"),
         {"workflow_id": spec.id, "run_date": run_date, "batch_size": spec.batch_size},
     )
-    rows = conn.execute(
-        """select channel, batch_id from loyalty.send_ledger
-           where workflow_id = %s and status = 'pending' and batch_id is not null
-           group by channel, batch_id order by batch_id""",
-        [spec.id],
-    ).fetchall()
+    rows = conn.execute(query("ledger/pending_batches.sql"), {"workflow_id": spec.id}).fetchall()
     batches: dict[str, list[str]] = {channel: [] for channel in spec.channels()}
     for channel, batch_id in rows:
         batches.setdefault(channel, []).append(batch_id)
@@ -305,15 +276,9 @@ def reconcile_stuck(
     """
     lookup_sender = sender_for.get if isinstance(sender_for, Mapping) else sender_for
     result = Reconciled()
-    scope = sql.SQL("and batch_id = %(batch_id)s") if batch_id else sql.SQL("")
     rows = conn.execute(
-        sql.SQL(
-            """select channel, send_id, updated_at < now() - make_interval(secs => %(grace)s) as is_stale
-               from loyalty.send_ledger
-               where workflow_id = %(workflow_id)s and status = 'sending' {scope}
-               order by channel, send_id"""
-        ).format(scope=scope),
-        {"workflow_id": workflow_id, "grace": grace_seconds, "batch_id": batch_id},
+        query("ledger/stuck_sends.sql"),
+        {"workflow_id": workflow_id, "grace_seconds": grace_seconds, "batch_id": batch_id or None},
     ).fetchall()
     by_channel: dict[str, list[str]] = {}
     for channel, send_id, is_stale in rows:
@@ -332,30 +297,17 @@ def reconcile_stuck(
             unknown = [] if requeue else absent
             if found:
                 result.sent += conn.execute(
-                    """update loyalty.send_ledger as ledger
-                       set status = 'sent', provider_message_id = coalesce(found.provider_message_id,
-                           ledger.provider_message_id), sent_at = coalesce(ledger.sent_at, now()),
-                           status_reason = 'reconciled: the provider has it', updated_at = now()
-                       from unnest(%s::text[], %s::text[]) as found (send_id, provider_message_id)
-                       where ledger.send_id = found.send_id and ledger.status = 'sending'""",
-                    [list(found), list(found.values())],
+                    query("ledger/reconcile_sent.sql"),
+                    {"send_ids": list(found), "provider_message_ids": list(found.values())},
                 ).rowcount
             if requeue:
-                result.requeued += conn.execute(
-                    """update loyalty.send_ledger
-                       set status = 'pending', status_reason = 'reconciled: never reached the provider; requeued',
-                           updated_at = now()
-                       where send_id = any(%s) and status = 'sending'""",
-                    [requeue],
-                ).rowcount
+                result.requeued += conn.execute(query("ledger/reconcile_requeued.sql"), {"send_ids": requeue}).rowcount
             if unknown:
                 reason = "left in sending; " + (
                     "the provider has no record of it" if seen is not None else f"no lookup for channel {channel}"
                 )
                 result.unknown += conn.execute(
-                    """update loyalty.send_ledger set status = 'unknown', status_reason = %s, updated_at = now()
-                       where send_id = any(%s) and status = 'sending'""",
-                    [reason, unknown],
+                    query("ledger/reconcile_unknown.sql"), {"reason": reason, "send_ids": unknown}
                 ).rowcount
     if result.unknown:
         log.error("%s: %d rows left in sending could not be confirmed: marked unknown", workflow_id, result.unknown)
@@ -382,10 +334,7 @@ def _heartbeat(connect: ConnectionFactory, batch_id: str, every: float) -> Itera
         while not stop.wait(every):
             try:
                 with connect() as conn:
-                    conn.execute(
-                        "update loyalty.send_ledger set updated_at = now() where batch_id = %s and status = 'sending'",
-                        [batch_id],
-                    )
+                    conn.execute(query("ledger/heartbeat.sql"), {"batch_id": batch_id})
             except psycopg.Error:
                 log.warning("heartbeat for batch %s failed", batch_id, exc_info=True)
 
@@ -410,11 +359,11 @@ def record_outcomes(conn: psycopg.Connection, outcomes: Sequence[Outcome]) -> No
         }
         for o in outcomes
     ]
-    conn.execute(read_sql("record_outcomes.sql"), {"outcomes": Jsonb(rows)})
+    conn.execute(query("ledger/record_outcomes.sql"), {"outcomes": Jsonb(rows)})
     dead = [o for o in outcomes if o.status == "failed" and o.contactability]
     if dead:
         conn.execute(
-            read_sql("mark_uncontactable.sql"),
+            query("ledger/mark_uncontactable.sql"),
             {"send_ids": [o.send_id for o in dead], "reasons": [o.contactability for o in dead]},
         )
 
@@ -470,14 +419,14 @@ def _channel_pacing(conn: psycopg.Connection, channel: str, sender: Sender) -> I
     if not _is_rate_limited(sender):
         yield
         return
-    conn.execute(read_sql("lock_channel_pacing.sql"), {"channel": channel})
+    conn.execute(query("ledger/lock_channel_pacing.sql"), {"channel": channel})
     conn.commit()
     try:
         yield
     finally:
         if not conn.closed:
             conn.rollback()
-            conn.execute(read_sql("unlock_channel_pacing.sql"), {"channel": channel})
+            conn.execute(query("ledger/unlock_channel_pacing.sql"), {"channel": channel})
             conn.commit()
 
 
@@ -497,10 +446,10 @@ def _claim_send_record(
     quiet = spec.policies.quiet_hours
     if quiet is not None and channel in ("sms", "push"):
         conn.execute(
-            read_sql("defer_quiet_hours.sql"),
+            query("ledger/defer_quiet_hours.sql"),
             {"batch_id": batch_id, "now": moment, "quiet_start": quiet.start, "quiet_end": quiet.end},
         )
-    rows = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch_id, "now": moment}).fetchall()
+    rows = conn.execute(query("ledger/claim_batch.sql"), {"batch_id": batch_id, "now": moment}).fetchall()
     deferred = conn.execute(
         "select count(*) from loyalty.send_ledger where batch_id = %s and status = 'pending' and not_before > %s",
         [batch_id, moment],
@@ -525,13 +474,24 @@ def _claim_send_record(
         raise IncompleteBatch(batch_id, counts)
 
 
+def planned_messages(conn: psycopg.Connection, workflow_id: str, run_date: dt.date) -> Iterable[tuple[Any, ...]]:
+    """(step, channel, variant, customer, audience row) of every message planned (pending) for a run date,
+    read as it is iterated."""
+    return conn.execute(query("ledger/planned_messages.sql"), {"workflow_id": workflow_id, "run_date": run_date})
+
+
+def suppress_pending(conn: psycopg.Connection, workflow_id: str, run_date: dt.date, reason: str) -> int:
+    """Suppress a run date's pending rows (the audience gate failed) so no later batch sends them."""
+    return conn.execute(
+        query("ledger/suppress_pending.sql"), {"workflow_id": workflow_id, "run_date": run_date, "reason": reason}
+    ).rowcount
+
+
 def run_summary(conn: psycopg.Connection, workflow_id: str, run_date: dt.date) -> dict[str, dict[str, int]]:
     """Ledger rows of one run date by step and status: what the data team sees after each run."""
     summary: dict[str, dict[str, int]] = {}
     for step_id, status, count in conn.execute(
-        """select step_id, status, count(*) from loyalty.send_ledger
-           where workflow_id = %s and run_date = %s group by 1, 2 order by 1, 2""",
-        [workflow_id, run_date],
+        query("ledger/run_summary.sql"), {"workflow_id": workflow_id, "run_date": run_date}
     ):
         summary.setdefault(step_id, {})[status] = count
     return summary
@@ -551,25 +511,19 @@ def record_run(
     for step in steps:
         statuses = final.get(step.step_id, {})
         conn.execute(
-            """insert into loyalty.workflow_runs (workflow_id, run_date, run_id, step_id, dry_run, entered,
-                   planned, held_out, suppressed, sent, failed, unknown)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-               on conflict (workflow_id, run_date, run_id, step_id) do update set
-                   planned = excluded.planned, held_out = excluded.held_out, suppressed = excluded.suppressed,
-                   sent = excluded.sent, failed = excluded.failed, unknown = excluded.unknown,
-                   recorded_at = now()""",
-            [
-                spec.id,
-                run_date,
-                run_id,
-                step.step_id,
-                dry_run,
-                entered,
-                step.planned,
-                step.held_out,
-                Jsonb(step.suppressed),
-                statuses.get("sent", 0),
-                statuses.get("failed", 0),
-                statuses.get("unknown", 0),
-            ],
+            query("ledger/record_run.sql"),
+            {
+                "workflow_id": spec.id,
+                "run_date": run_date,
+                "run_id": run_id,
+                "step_id": step.step_id,
+                "dry_run": dry_run,
+                "entered": entered,
+                "planned": step.planned,
+                "held_out": step.held_out,
+                "suppressed": Jsonb(step.suppressed),
+                "sent": statuses.get("sent", 0),
+                "failed": statuses.get("failed", 0),
+                "unknown": statuses.get("unknown", 0),
+            },
         )

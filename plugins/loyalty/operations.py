@@ -105,17 +105,7 @@ def plan_run(
 def _render_planned(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> dict[str, list[DryRunSample]]:
     """Render every message planned for today (a template error fails the dry run); keep a few."""
     samples: dict[str, list[DryRunSample]] = {}
-    rows = conn.execute(
-        """select ledger.step_id, ledger.channel, ledger.variant, ledger.customer_id,
-                  coalesce(ledger.context, entry.context)
-           from loyalty.send_ledger as ledger
-           left join loyalty.journey_entries as entry
-               on entry.workflow_id = ledger.workflow_id and entry.customer_id = ledger.customer_id
-               and entry.cycle_key = ledger.cycle_key
-           where ledger.workflow_id = %s and ledger.run_date = %s and ledger.status = 'pending'
-           order by ledger.step_id, ledger.customer_id""",
-        [spec.id, run_date],
-    )
+    rows = ledger.planned_messages(conn, spec.id, run_date)
     for step_id, channel, variant, customer_id, context in rows:
         subject, body = render_message(spec, variant, step_id, channel, context)
         kept = samples.setdefault(step_id, [])
@@ -140,11 +130,7 @@ def check_audience(spec_path: Path, url: str, run_date: dt.date) -> AudienceVerd
         return {"passed": True, "audience_size": verdict.audience_size}
     reason = "audience_check_failed: " + "; ".join(verdict.reasons)
     with connect(url) as conn:
-        blocked = conn.execute(
-            """update loyalty.send_ledger set status = 'suppressed', status_reason = %s, updated_at = now()
-               where workflow_id = %s and run_date = %s and status = 'pending'""",
-            [reason[:500], spec.id, run_date],
-        ).rowcount
+        blocked = ledger.suppress_pending(conn, spec.id, run_date, reason[:500])
     log.error("audience check failed for %s on %s; %d messages blocked: %s", spec.id, run_date, blocked, reason)
     raise AudienceCheckFailed(reason)
 

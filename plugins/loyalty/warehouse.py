@@ -1,4 +1,4 @@
-"""The one way into the warehouse: resolve its URL, open connections, run SQL files.
+"""The one way into the warehouse: resolve its URL, open connections, run SQL files (loyalty.sql_files).
 
 Resolution order, used by the CLI, dbt's profile, Airflow's connection and the tests alike:
 1. `LOYALTY_WAREHOUSE_URL` when set (any Postgres the user points us at);
@@ -8,7 +8,6 @@ Resolution order, used by the CLI, dbt's profile, Airflow's connection and the t
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import psycopg
 
 from loyalty.paths import SQL_DIR, state_dir
+from loyalty.sql_files import query
 
 ENV_URL = "LOYALTY_WAREHOUSE_URL"
 
@@ -144,21 +144,11 @@ def connect(url: str | None = None, autocommit: bool = False) -> Iterator[psycop
         yield conn
 
 
-INCLUDE = re.compile(r"^-- include: (?P<name>[\w.]+\.sql)$", re.MULTILINE)
-
-
-def read_sql(name: str, directory: Path = SQL_DIR) -> str:
-    """The text of a `.sql` file (by default one shipped in loyalty/sql); `-- include: other.sql` lines
-    are replaced by that file's text, so statements share a CTE instead of copying it."""
-    text = (directory / name).read_text()
-    return INCLUDE.sub(lambda match: read_sql(match.group("name"), directory), text)
-
-
 def run_sql_file(
     conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None, directory: Path = SQL_DIR
 ) -> None:
-    """Execute a whole `.sql` file (several statements when it takes no parameters)."""
-    conn.execute(read_sql(name, directory), params)
+    """Execute a whole `.sql` file loaded by loyalty.sql_files (several statements when it takes no parameters)."""
+    conn.execute(query(name, directory), params)
 
 
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")

@@ -17,16 +17,10 @@ from loyalty.warehouse import dbt_env
 pytestmark = pytest.mark.integration
 
 SQLFLUFF = Path(sys.executable).with_name("sqlfluff")
-LINTED = [
-    "models/staging",
-    "models/intermediate",
-    "models/marts/core",
-    "models/marts/customers",
-    "models/marts/data_quality",
-    "models/marts/metrics",
-    "models/marts/workflows",
-    "snapshots",
-]
+# Every folder of models, and the snapshots. Macros are linted where models call them: SQLFluff lints no macro
+# file on its own (the dbt templater skips one "because it is a macro"; the jinja templater renders a file of
+# definitions to nothing).
+LINTED = ["models", "snapshots"]
 
 
 def test_sql_is_sqlfluff_clean(warehouse_url: str, tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from loyalty.assignment import assign, global_holdout
 from loyalty.channels.base import Outcome
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.specs import WorkflowSpec
-from loyalty.warehouse import connect, init_schema, read_sql
+from loyalty.sql_files import read_sql
+from loyalty.warehouse import connect, init_schema
 from loyalty_dev.services import Service
 
 from .conftest import API_KEY, RUN_DATE
@@ -72,7 +73,7 @@ class TestPlanning:
                     "select customer_id, context from loyalty.journey_entries where workflow_id = %s", [spec.id]
                 ).fetchall()
             )
-            claimed = conn.execute(read_sql("claim_batch.sql"), {"batch_id": batch, "now": None}).fetchall()
+            claimed = conn.execute(read_sql("ledger/claim_batch.sql"), {"batch_id": batch, "now": None}).fetchall()
             conn.rollback()
         assert copied == (0,)
         assert claimed and all(context == entries[customer_id] for _, customer_id, *_, context in claimed)
@@ -84,7 +85,7 @@ class TestPlanning:
             ledger.plan(conn, spec, RUN_DATE)
             batch = ledger.assign_batches(conn, spec, RUN_DATE)["email"][0]
             (first, *_), (second, *_) = conn.execute(
-                read_sql("claim_batch.sql"), {"batch_id": batch, "now": None}
+                read_sql("ledger/claim_batch.sql"), {"batch_id": batch, "now": None}
             ).fetchall()[:2]
             outcomes = [
                 Outcome(first, "sent", "x.recvd-0", None, {"status_code": 202, "x_message_id": "x"}),

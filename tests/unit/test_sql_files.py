@@ -1,13 +1,112 @@
-"""The SQL files the application runs: shared pieces are included, not copied."""
+"""The SQL files the application runs: one loader, shared pieces included (not copied), structure by Jinja,
+identifiers quoted by psycopg, and no SQL statement left in a Python string."""
 
 from __future__ import annotations
 
-from loyalty.warehouse import INCLUDE, read_sql
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+from psycopg import sql
+
+from loyalty.paths import PACKAGE_DIR, SQL_DIR
+from loyalty.sql_files import INCLUDE, included_files, query, read_sql
+
+INGEST_FILES = ("webhooks/ingest_events.sql", "webhooks/ingest_sendgrid_events.sql")
 
 
-def test_sql_includes_are_resolved() -> None:
-    """`-- include:` lines pull a shared CTE into both webhook ingest statements, exactly once each."""
-    for name in ("ingest_events.sql", "ingest_sendgrid_events.sql"):
-        text = read_sql(name)
-        assert not INCLUDE.search(text)
-        assert text.count("insert into loyalty.contactability") == 1
+def _statement_files() -> list[str]:
+    fragments = included_files()
+    return sorted(
+        str(path.relative_to(SQL_DIR))
+        for path in SQL_DIR.rglob("*.sql")
+        if str(path.relative_to(SQL_DIR)) not in fragments
+    )
+
+
+class TestIncludes:
+    def test_sql_includes_are_resolved(self) -> None:
+        """`-- include:` lines pull the shared store-events tail into both webhook ingest statements, exactly
+        once each: one insert into raw.message_events, one upsert of loyalty.contactability."""
+        for name in INGEST_FILES:
+            text = read_sql(name)
+            assert not INCLUDE.search(text)
+            assert text.count("insert into loyalty.contactability") == 1
+            assert text.count("insert into raw.message_events") == 1
+
+    def test_the_ingest_files_share_no_copied_lines(self) -> None:
+        """What both ingest statements do lives in one included file: their own texts share no run of six
+        non-blank lines (what `duplicates` would list)."""
+
+        def runs(name: str) -> set[tuple[str, ...]]:
+            lines = [line.strip() for line in (SQL_DIR / name).read_text().splitlines() if line.strip()]
+            return {tuple(lines[i : i + 6]) for i in range(len(lines) - 5)}
+
+        assert runs(INGEST_FILES[0]) & runs(INGEST_FILES[1]) == set()
+
+    def test_includes_nest_and_resolve_from_the_directory(self, tmp_path: Path) -> None:
+        """An included file may include another; paths are relative to the directory, not to the includer."""
+        (tmp_path / "parts").mkdir()
+        (tmp_path / "parts" / "inner.sql").write_text("inner_cte as (select 1 as one)\n")
+        (tmp_path / "parts" / "outer.sql").write_text("-- include: parts/inner.sql\n")
+        (tmp_path / "main.sql").write_text("with\n-- include: parts/outer.sql\nselect one from inner_cte\n")
+        assert read_sql("main.sql", tmp_path) == "with\ninner_cte as (select 1 as one)\nselect one from inner_cte\n"
+        assert included_files(tmp_path) == {"parts/inner.sql", "parts/outer.sql"}
+
+    @pytest.mark.parametrize("name", _statement_files())
+    def test_every_statement_file_loads(self, name: str) -> None:
+        """Every file that is not a fragment loads with its includes resolved (each include target exists)."""
+        assert not INCLUDE.search(read_sql(name))
+
+    def test_every_include_target_exists(self) -> None:
+        assert all((SQL_DIR / name).is_file() for name in included_files())
+
+
+class TestStructureAndIdentifiers:
+    def test_jinja_renders_structure_only_when_asked(self, tmp_path: Path) -> None:
+        """Jinja runs with `structure`; a variable it does not give fails loudly (StrictUndefined)."""
+        (tmp_path / "shape.sql").write_text("select a{% if with_b %}, b{% endif %} from t where c = %(c)s\n")
+        assert query("shape.sql", tmp_path, structure={"with_b": True}) == "select a, b from t where c = %(c)s\n"
+        assert query("shape.sql", tmp_path, structure={"with_b": False}) == "select a from t where c = %(c)s\n"
+        with pytest.raises(UndefinedError):
+            query("shape.sql", tmp_path, structure={})
+
+    def test_identifiers_are_quoted_by_psycopg(self, tmp_path: Path) -> None:
+        """`{name}` placeholders become quoted identifiers; `%(name)s` values stay bound parameters."""
+        (tmp_path / "audience.sql").write_text("select * from {audience} where run_date = %(run_date)s\n")
+        composed = query("audience.sql", tmp_path, identifiers={"audience": sql.Identifier("marts", 'odd"name')})
+        assert isinstance(composed, sql.Composed)
+        assert composed.as_string(None) == 'select * from "marts"."odd""name" where run_date = %(run_date)s\n'
+
+
+STATEMENT = re.compile(r"\b(select|insert\s+into|update|delete\s+from|with)\b[\s\S]*\b(from|set|values|as)\b", re.I)
+
+
+def _sql_strings(path: Path) -> list[str]:
+    """Multi-line string constants of a module that read like SQL statements (docstrings excepted)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(PACKAGE_DIR)}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and "\n" in node.value.strip()
+        and STATEMENT.search(node.value)
+    ]
+
+
+def test_no_sql_statement_lives_in_a_python_string() -> None:
+    """The product's SQL is in .sql files: no multi-line SQL string is left in its Python modules."""
+    offenders = [found for path in sorted(PACKAGE_DIR.rglob("*.py")) for found in _sql_strings(path)]
+    assert offenders == []

@@ -20,7 +20,8 @@ import psycopg
 from psycopg import sql
 
 from loyalty.specs import WorkflowSpec, load_spec
-from loyalty.warehouse import connect, read_sql
+from loyalty.sql_files import query
+from loyalty.warehouse import connect
 
 if TYPE_CHECKING:  # imported where used: pandas and Great Expectations are heavy
     import pandas as pd
@@ -133,75 +134,31 @@ def _outcome(item: Any) -> _Outcome:
 def _record(conn: psycopg.Connection, run_date: dt.date, suite_name: str, outcomes: list[_Outcome]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            """insert into raw.quality_results
-                   (run_date, suite_name, expectation_type, column_name, is_success, element_count,
-                    unexpected_count, details)
-               values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            query("quality/record_results.sql"),
             [
-                (
-                    run_date,
-                    suite_name,
-                    o.expectation_type,
-                    o.column,
-                    o.success,
-                    o.element_count,
-                    o.unexpected_count,
-                    json.dumps(o.details),
-                )
+                {
+                    "run_date": run_date,
+                    "suite_name": suite_name,
+                    "expectation_type": o.expectation_type,
+                    "column_name": o.column,
+                    "is_success": o.success,
+                    "element_count": o.element_count,
+                    "unexpected_count": o.unexpected_count,
+                    "details": json.dumps(o.details),
+                }
                 for o in outcomes
             ],
         )
 
 
-def _frame(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+def _frame(
+    conn: psycopg.Connection, statement: str | sql.Composed, params: dict[str, Any] | None = None
+) -> pd.DataFrame:
     import pandas as pd
 
-    cursor = conn.execute(query, params)
+    cursor = conn.execute(statement, params)
     columns = [c.name for c in cursor.description or ()]
     return pd.DataFrame(cursor.fetchall(), columns=columns)
-
-
-AUDIENCE_SQL = """
-select
-    sends.send_id,
-    sends.customer_id,
-    sends.step_id,
-    sends.channel,
-    sends.recipient,
-    case when sends.channel = 'email' then sends.recipient end as email_recipient,
-    case when sends.channel = 'sms' then sends.recipient end as sms_recipient,
-    coalesce(case sends.channel
-        when 'email' then customers.email_consent
-        when 'sms' then customers.sms_consent
-        when 'push' then customers.push_consent
-    end, false) as has_consent,
-    exists (
-        select 1 from loyalty.contactability as contact
-        where contact.channel = sends.channel
-            and contact.address = case when sends.channel = 'email' then lower(sends.recipient) else sends.recipient end
-            and not contact.is_contactable
-    ) as is_suppressed
-from loyalty.send_ledger as sends
-left join raw.customers as customers
-    on sends.customer_id = customers.customer_id
-where sends.workflow_id = %(workflow_id)s
-    and sends.run_date = %(run_date)s
-    and sends.status = 'pending'
-    and sends.channel <> 'reward'
-order by sends.send_id
-"""
-
-AUDIENCE_HISTORY_SQL = """
-select run_date, count(*) as messages
-from loyalty.send_ledger
-where workflow_id = %(workflow_id)s
-    and run_date < %(run_date)s
-    and channel <> 'reward'
-    and status in ('pending', 'sending', 'sent', 'failed', 'unknown')
-group by run_date
-order by run_date desc
-limit %(runs)s
-"""
 
 
 def _size_band(history: list[int]) -> tuple[int, int] | None:
@@ -223,10 +180,10 @@ def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date)
         spec = load_spec(Path(spec))
     params = {"workflow_id": spec.id, "run_date": run_date, "runs": AUDIENCE_HISTORY_RUNS}
     with connect(url) as conn:
-        frame = _frame(conn, AUDIENCE_SQL, params)
+        frame = _frame(conn, query("quality/audience.sql"), params)
         if frame.empty:
             return AudienceCheck(True, [], 0)
-        history = [row[1] for row in conn.execute(AUDIENCE_HISTORY_SQL, params).fetchall()]
+        history = [row[1] for row in conn.execute(query("quality/audience_history.sql"), params).fetchall()]
         from loyalty.quality.suites import audience_suite
 
         suite = audience_suite(spec.id, _size_band(history))
@@ -252,7 +209,7 @@ def check_raw(url: str, run_date: dt.date, chunk_rows: int = RAW_CHUNK_ROWS) -> 
 
     reasons, quarantined = [], 0
     with connect(url) as conn:
-        conn.execute(read_sql("summarize_load_indexes.sql"))
+        conn.execute(query("quality/summarize_load_indexes.sql"))
         for table, suite in raw_suites().items():
             found, count = _check_raw_table(conn, run_date, table, suite, chunk_rows)
             reasons += found
@@ -277,7 +234,7 @@ def _check_raw_table(
     per_frame: list[list[_Outcome]] = []
     failing_rows, loaded_through, rows_checked = [], checked_through, 0
     with conn.cursor(name=f"quality_{table}") as cursor:
-        cursor.execute(read_sql(f"quality_raw_{table}.sql"), {"loaded_after": loaded_after})
+        cursor.execute(query(f"quality/raw_{table}.sql"), {"loaded_after": loaded_after})
         columns = [c.name for c in cursor.description or ()]
         while True:
             rows = cursor.fetchmany(chunk_rows)
@@ -295,30 +252,23 @@ def _check_raw_table(
                 break
     outcomes = _merge(per_frame)
     _record(conn, run_date, suite.name, outcomes)
-    conn.execute(
-        """delete from raw.quarantine
-           where source_table = %(table)s and rule like 'expectation:%%'
-               and (%(after)s::timestamptz is null or source_loaded_at > %(after)s::timestamptz)""",
-        {"table": source_table, "after": loaded_after},
-    )
+    conn.execute(query("quality/clear_quarantine.sql"), {"source_table": source_table, "loaded_after": loaded_after})
     with conn.cursor() as cur:
-        cur.executemany(
-            """insert into raw.quarantine (source_table, rule, row_data, source_loaded_at)
-               values (%s, %s, %s::jsonb, %s)""",
-            failing_rows,
-        )
+        cur.executemany(query("quality/quarantine_row.sql"), failing_rows)
     conn.execute(
-        """insert into raw.quality_checked_loads (suite_name, run_date, loaded_through, rows_checked)
-           values (%s, %s, %s, %s)
-           on conflict (suite_name, run_date) do update
-           set loaded_through = excluded.loaded_through, rows_checked = excluded.rows_checked, checked_at = now()""",
-        [suite.name, run_date, loaded_through, rows_checked],
+        query("quality/record_checked_load.sql"),
+        {
+            "suite_name": suite.name,
+            "run_date": run_date,
+            "loaded_through": loaded_through,
+            "rows_checked": rows_checked,
+        },
     )
     return [o.reason(suite.name) for o in outcomes if not o.success], len(failing_rows)
 
 
-def _failing_rows(frame: Any, outcomes: list[_Outcome], source_table: str) -> list[tuple]:
-    """(source table, rule, row as JSON, its loaded_at) for each row that broke an expectation."""
+def _failing_rows(frame: Any, outcomes: list[_Outcome], source_table: str) -> list[dict[str, Any]]:
+    """The source table, rule, row as JSON and its loaded_at of each row that broke an expectation."""
     helpers = list(RAW_HELPER_COLUMNS & set(frame.columns))
     rows = []
     for outcome in outcomes:
@@ -326,7 +276,14 @@ def _failing_rows(frame: Any, outcomes: list[_Outcome], source_table: str) -> li
         for index in outcome.unexpected_index_list:
             record = frame.iloc[index]
             row_data = record.drop(labels=helpers).to_json(date_format="iso")
-            rows.append((source_table, rule, row_data, record["loaded_at"].to_pydatetime()))
+            rows.append(
+                {
+                    "source_table": source_table,
+                    "rule": rule,
+                    "row_data": row_data,
+                    "source_loaded_at": record["loaded_at"].to_pydatetime(),
+                }
+            )
     return rows
 
 

@@ -5,7 +5,7 @@ revenue, lift against the own holdout with its 95% interval, the A/B verdict (sa
 and the objective's progress. The JSON carries every column of the mart, and the figures the dashboards
 show (`fetch_report`): A/B per variant, objectives, the daily trend, program KPIs, the points liability (its
 latest day, and per month), tiers, retention cohorts and data quality — the same numbers the Superset
-dashboards and `loyalty report --html` display.
+dashboards and `loyalty report --html` display, read from the same marts (the queries: loyalty/sql/report/).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from loyalty.report.figures import Report, Row
+from loyalty.sql_files import query
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -48,12 +49,7 @@ COLUMNS = (
 def fetch_results(conn: psycopg.Connection) -> list[Row]:
     """Rows of marts.metrics_workflow_variants plus the generator's truth where it exists."""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            """select * from marts.metrics_workflow_variants
-               order by workflow_id,
-                   case arm_type when 'holdout' then 0 when 'global_holdout' then 1 else 2 end,
-                   variant"""
-        ).fetchall()
+        rows = cur.execute(query("report/workflow_variants.sql")).fetchall()
     return [{key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()} for row in rows]
 
 
@@ -61,73 +57,29 @@ def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _query(conn: psycopg.Connection, relation: str, query: str) -> list[Row]:
-    """Rows of a query on one relation; [] when the relation is not built yet (e.g. before the metrics DAG)."""
+def _query(conn: psycopg.Connection, relation: str, name: str) -> list[Row]:
+    """Rows of the report's query `name` (loyalty/sql/report/) on one relation; [] when the relation is not
+    built yet (e.g. before the metrics DAG)."""
     found = conn.execute("select to_regclass(%s)", [relation]).fetchone()
     if found is None or found[0] is None:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
-        return [{key: _plain(value) for key, value in row.items()} for row in cur.execute(query).fetchall()]
+        return [{key: _plain(value) for key, value in row.items()} for row in cur.execute(query(name)).fetchall()]
 
 
 def fetch_report(conn: psycopg.Connection) -> Report:
     """Everything the dashboards show, from the marts (Great Expectations results: marts.data_quality_results)."""
-    kpis = _query(conn, "marts.metrics_loyalty_kpis", "select * from marts.metrics_loyalty_kpis order by order_month")
-    quarantine = _query(
-        conn,
-        "marts.data_quality_quarantine",
-        """select source_table, quarantine_rule, quarantine_scope, count(*)::int as rows
-           from marts.data_quality_quarantine group by 1, 2, 3 order by rows desc, 1, 2, 3""",
-    )
-    checks = _query(
-        conn,
-        "marts.data_quality_results",
-        """select suite_kind, suite_name, expectation_type, count(*)::int as checks,
-                  count(*) filter (where not is_success)::int as failed,
-                  coalesce(sum(unexpected_count), 0)::bigint as unexpected_values
-           from marts.data_quality_results group by 1, 2, 3 order by 1, 2, 3""",
-    )
-    points_latest = _query(
-        conn,
-        "marts.metrics_points_liability",
-        """select activity_date, points_outstanding, liability_value
-           from marts.metrics_points_liability order by activity_date desc limit 1""",
-    )
-    points_monthly = _query(
-        conn,
-        "marts.metrics_points_liability",
-        """select date_trunc('month', activity_date)::date as month,
-                  sum(points_earned)::bigint as points_earned, sum(points_rewarded)::bigint as points_rewarded,
-                  sum(points_expired)::bigint as points_expired,
-                  (array_agg(points_outstanding order by activity_date desc))[1] as points_outstanding,
-                  (array_agg(liability_value order by activity_date desc))[1] as liability_value
-           from marts.metrics_points_liability group by 1 order by 1""",
-    )
+    kpis = _query(conn, "marts.metrics_loyalty_kpis", "report/loyalty_kpis.sql")
+    quarantine = _query(conn, "marts.data_quality_quarantine", "report/quarantine_by_rule.sql")
+    checks = _query(conn, "marts.data_quality_results", "report/checks_by_suite.sql")
+    points_latest = _query(conn, "marts.metrics_points_liability", "report/points_liability_latest.sql")
+    points_monthly = _query(conn, "marts.metrics_points_liability", "report/points_liability_monthly.sql")
     return {
         "workflows": fetch_results(conn),
-        "experiments": _query(
-            conn,
-            "marts.metrics_workflow_experiments",
-            "select * from marts.metrics_workflow_experiments order by workflow_id, variant_position",
-        ),
-        "attribution": _query(
-            conn,
-            "marts.metrics_workflow_attribution",
-            "select * from marts.metrics_workflow_attribution order by workflow_id, variant",
-        ),
-        "objectives": _query(
-            conn,
-            "marts.metrics_workflow_objectives",
-            "select * from marts.metrics_workflow_objectives order by workflow_id, entry_week",
-        ),
-        "daily": _query(
-            conn,
-            "marts.metrics_workflow_funnel",
-            """select run_date, sum(targeted)::int as targeted, sum(sent)::int as sent,
-                      sum(delivered)::int as delivered, sum(opened)::int as opened, sum(clicked)::int as clicked,
-                      sum(converted)::int as converted
-               from marts.metrics_workflow_funnel group by run_date order by run_date""",
-        ),
+        "experiments": _query(conn, "marts.metrics_workflow_experiments", "report/workflow_experiments.sql"),
+        "attribution": _query(conn, "marts.metrics_workflow_attribution", "report/workflow_attribution.sql"),
+        "objectives": _query(conn, "marts.metrics_workflow_objectives", "report/workflow_objectives.sql"),
+        "daily": _query(conn, "marts.metrics_workflow_funnel", "report/daily_funnel.sql"),
         "program": {
             "revenue": sum(row["revenue"] or 0 for row in kpis),
             "orders": sum(row["orders"] or 0 for row in kpis),
@@ -135,21 +87,8 @@ def fetch_report(conn: psycopg.Connection) -> Report:
             "points_liability": next(iter(points_latest), None),
             "points_monthly": points_monthly,
             "months": kpis,
-            "tiers": _query(
-                conn,
-                "marts.dim_customers",
-                """select customers.loyalty_tier, count(*)::int as customers,
-                          sum(customers.revenue_365d)::float as revenue_365d
-                   from marts.dim_customers as customers
-                   left join seeds.loyalty_tiers as tiers on tiers.loyalty_tier = customers.loyalty_tier
-                   where customers.run_date = (select max(run_date) from marts.dim_customers)
-                   group by customers.loyalty_tier, tiers.tier_rank order by tiers.tier_rank""",
-            ),
-            "retention": _query(
-                conn,
-                "marts.metrics_retention_cohorts",
-                "select * from marts.metrics_retention_cohorts order by cohort_month, months_since_first_order",
-            ),
+            "tiers": _query(conn, "marts.metrics_loyalty_tiers", "report/loyalty_tiers.sql"),
+            "retention": _query(conn, "marts.metrics_retention_cohorts", "report/retention_cohorts.sql"),
         },
         "data_quality": {
             "quarantined": sum(row["rows"] for row in quarantine),

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from loyalty.assignment import assign, global_holdout
 from loyalty.specs import CHANNEL_CONSENT, compile_journey, load_spec
 from loyalty.specs.templates import render, template_for
+from loyalty.sql_files import query
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,7 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
             [customer_id, run_date],
         ).fetchone()
         history = cur.execute(
-            """select step_id, run_date, variant, channel, status, sent_at from loyalty.send_ledger
-               where workflow_id = %s and customer_id = %s order by run_date, step_id""",
-            [spec.id, customer_id],
+            query("ledger/customer_history.sql"), {"workflow_id": spec.id, "customer_id": customer_id}
         ).fetchall()
     if row is None:
         return Preview(spec.id, customer_id, run_date, None, [], history)

@@ -6,44 +6,44 @@ create schema if not exists loyalty;
 
 -- ---------------------------------------------------------------- raw: what the retailer's systems deliver
 create table if not exists raw.customers (
-    customer_id     bigint primary key,
-    email           text,
-    phone           text,
-    first_name      text,
-    locale          text,
-    timezone        text,
-    birthday        date,
-    signup_at       timestamptz not null,
-    email_consent   boolean not null default false,
-    sms_consent     boolean not null default false,
-    push_consent    boolean not null default false,
-    loaded_at       timestamptz not null default now()
+    customer_id   bigint primary key,
+    email         text,
+    phone         text,
+    first_name    text,
+    locale        text,
+    timezone      text,
+    birthday      date,
+    signup_at     timestamptz not null,
+    email_consent boolean not null default false,
+    sms_consent   boolean not null default false,
+    push_consent  boolean not null default false,
+    loaded_at     timestamptz not null default now()
 );
 
 create table if not exists raw.products (
-    product_id      bigint primary key,
-    product_name    text not null,
-    category        text not null,
-    unit_price      numeric(12, 2) not null,
-    loaded_at       timestamptz not null default now()
+    product_id   bigint primary key,
+    product_name text not null,
+    category     text not null,
+    unit_price   numeric(12, 2) not null,
+    loaded_at    timestamptz not null default now()
 );
 
 create table if not exists raw.orders (
-    order_id        text primary key,
-    customer_id     bigint not null,
-    ordered_at      timestamptz not null,
-    status          text not null,
-    order_total     numeric(12, 2) not null,
-    loaded_at       timestamptz not null default now()
+    order_id    text primary key,
+    customer_id bigint not null,
+    ordered_at  timestamptz not null,
+    status      text not null,
+    order_total numeric(12, 2) not null,
+    loaded_at   timestamptz not null default now()
 );
 
 create table if not exists raw.order_lines (
-    order_line_id   text primary key,
-    order_id        text not null,
-    product_id      bigint not null,
-    quantity        integer not null,
-    unit_price      numeric(12, 2) not null,
-    loaded_at       timestamptz not null default now()
+    order_line_id text primary key,
+    order_id      text not null,
+    product_id    bigint not null,
+    quantity      integer not null,
+    unit_price    numeric(12, 2) not null,
+    loaded_at     timestamptz not null default now()
 );
 
 -- Loads append in loaded_at order: a BRIN index (a few bytes per block range, next to nothing per
@@ -55,24 +55,24 @@ create index if not exists order_lines_loaded_at on raw.order_lines using brin (
 
 -- Provider webhook events, one row per provider event id (retries from providers are no-ops).
 create table if not exists raw.message_events (
-    event_id        text primary key,
-    provider        text not null,
-    send_id         text,
+    event_id            text primary key,
+    provider            text not null,
+    send_id             text,
     provider_message_id text,
-    event_type      text not null,
-    occurred_at     timestamptz not null,
-    payload         jsonb not null,
-    received_at     timestamptz not null default now()
+    event_type          text not null,
+    occurred_at         timestamptz not null,
+    payload             jsonb not null,
+    received_at         timestamptz not null default now()
 );
 create index if not exists message_events_send_id on raw.message_events (send_id);
 
 -- Rows that broke a load contract: never dropped silently.
 create table if not exists raw.quarantine (
-    quarantine_id   bigserial primary key,
-    source_table    text not null,
-    rule            text not null,
-    row_data        jsonb not null,
-    quarantined_at  timestamptz not null default now()
+    quarantine_id  bigserial primary key,
+    source_table   text not null,
+    rule           text not null,
+    row_data       jsonb not null,
+    quarantined_at timestamptz not null default now()
 );
 
 -- ---------------------------------------------------------------- loyalty: the send ledger, the heart
@@ -110,21 +110,21 @@ create index if not exists send_ledger_batch on loyalty.send_ledger (batch_id) w
 -- replaces a (workflow_id, status) index over every row (dropped where it exists).
 drop index if exists loyalty.send_ledger_workflow_status;
 create index if not exists send_ledger_workflow_open on loyalty.send_ledger (workflow_id, status)
-    where status in ('pending', 'sending');
+where status in ('pending', 'sending');
 
 -- ---------------------------------------------------------------- loyalty: journeys and run summaries
 -- One row per customer per journey cycle: who entered when, in which arm. Every step of the
 -- journey is planned from here and from the ledger; holdout is decided once, at entry.
 create table if not exists loyalty.journey_entries (
-    workflow_id     text not null,
-    customer_id     bigint not null,
-    cycle_key       text not null,
-    entered_on      date not null,
-    run_date        date not null,
-    variant         text not null,
-    is_holdout      boolean not null,
-    context         jsonb not null,
-    created_at      timestamptz not null default now(),
+    workflow_id text not null,
+    customer_id bigint not null,
+    cycle_key   text not null,
+    entered_on  date not null,
+    run_date    date not null,
+    variant     text not null,
+    is_holdout  boolean not null,
+    context     jsonb not null,
+    created_at  timestamptz not null default now(),
     primary key (workflow_id, customer_id, cycle_key)
 );
 -- Besides the key (the re-entry check looks each customer up by its (workflow_id, customer_id)
@@ -134,33 +134,33 @@ create table if not exists loyalty.journey_entries (
 -- (workflow_id, entered_on) cost a write per entry (dropped where it exists).
 drop index if exists loyalty.journey_entries_entered;
 create index if not exists journey_entries_recent on loyalty.journey_entries using brin (run_date, entered_on)
-    with (autosummarize = on);  -- a filled block range is summarised at once, not at the next vacuum
+with (autosummarize = on);  -- a filled block range is summarised at once, not at the next vacuum
 
 -- One row per workflow and run date whose plan committed (written in the plan's own transaction, so
 -- a dry run or a failed plan leaves none). The next plan's first step reads only the entries entered
 -- or due since the latest earlier one; without one it reads them all.
 create table if not exists loyalty.completed_plans (
-    workflow_id     text not null,
-    run_date        date not null,
-    completed_at    timestamptz not null default now(),
+    workflow_id  text not null,
+    run_date     date not null,
+    completed_at timestamptz not null default now(),
     primary key (workflow_id, run_date)
 );
 
 -- What each DAG run did, per step: the data team's audit trail (also in the task log).
 create table if not exists loyalty.workflow_runs (
-    workflow_id     text not null,
-    run_date        date not null,
-    run_id          text not null,
-    step_id         text not null,
-    dry_run         boolean not null,
-    entered         integer not null default 0,
-    planned         integer not null default 0,
-    held_out        integer not null default 0,
-    suppressed      jsonb not null default '{}'::jsonb,
-    sent            integer not null default 0,
-    failed          integer not null default 0,
-    unknown         integer not null default 0,
-    recorded_at     timestamptz not null default now(),
+    workflow_id text not null,
+    run_date    date not null,
+    run_id      text not null,
+    step_id     text not null,
+    dry_run     boolean not null,
+    entered     integer not null default 0,
+    planned     integer not null default 0,
+    held_out    integer not null default 0,
+    suppressed  jsonb not null default '{}'::jsonb,
+    sent        integer not null default 0,
+    failed      integer not null default 0,
+    unknown     integer not null default 0,
+    recorded_at timestamptz not null default now(),
     primary key (workflow_id, run_date, run_id, step_id)
 );
 
@@ -171,22 +171,22 @@ create table if not exists loyalty.workflow_runs (
 -- unsubscribes, permanent SMS errors. One row per (channel, address); the event that set it is
 -- raw.message_events.event_id = source_event_id. An older event never overwrites a newer one.
 create table if not exists loyalty.contactability (
-    channel          text not null,
-    address          text not null,
-    customer_id      bigint,
-    is_contactable   boolean not null,
-    reason           text not null,
-    source_event_id  text not null,
-    changed_at       timestamptz not null,
-    updated_at       timestamptz not null default now(),
+    channel         text not null,
+    address         text not null,
+    customer_id     bigint,
+    is_contactable  boolean not null,
+    reason          text not null,
+    source_event_id text not null,
+    changed_at      timestamptz not null,
+    updated_at      timestamptz not null default now(),
     primary key (channel, address),
     constraint contactability_channel check (channel in ('email', 'sms', 'push'))
 );
 create index if not exists contactability_customer on loyalty.contactability (customer_id)
-    where customer_id is not null;
+where customer_id is not null;
 -- Twilio status callbacks that carry no send id are joined back through the message SID.
 create index if not exists send_ledger_provider_message_id on loyalty.send_ledger (provider_message_id)
-    where provider_message_id is not null;
+where provider_message_id is not null;
 
 -- ---------------------------------------------------------------- loyalty: contact policies and crash safety (ledger)
 -- not_before: quiet hours deferred the row (it stays pending and is sent once this has passed).
@@ -202,7 +202,7 @@ create index if not exists send_ledger_sending on loyalty.send_ledger (workflow_
 -- A daily plan's later steps read only parent rows due or sent since the previous completed plan:
 -- rows are appended by run date and rewritten when their status changes, so block ranges track both.
 create index if not exists send_ledger_recent on loyalty.send_ledger using brin (run_date, updated_at)
-    with (autosummarize = on);
+with (autosummarize = on);
 
 -- ---------------------------------------------------------------- raw: data quality results (loyalty.quality, Great Expectations)
 -- One row per expectation per validation run; rows of raw tables that broke an expectation go to
@@ -224,11 +224,11 @@ create table if not exists raw.quality_results (
 -- after the latest `loaded_through` before it (less a margin for loads still in flight), so a daily
 -- check costs the day's loads, not the table's size. A rerun of a run date reads the same window.
 create table if not exists raw.quality_checked_loads (
-    suite_name      text not null,
-    run_date        date not null,
-    loaded_through  timestamptz,
-    rows_checked    bigint not null,
-    checked_at      timestamptz not null default now(),
+    suite_name     text not null,
+    run_date       date not null,
+    loaded_through timestamptz,
+    rows_checked   bigint not null,
+    checked_at     timestamptz not null default now(),
     primary key (suite_name, run_date)
 );
 -- The quarantined row's own loaded_at, exactly: a rerun replaces the raw check's quarantine rows of

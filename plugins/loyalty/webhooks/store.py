@@ -1,7 +1,7 @@
 """Durable storage for verified events: a few warehouse connections kept per worker process.
 
 Each request's events are written in one transaction (events, then the contactability changes
-they cause) and committed before the receiver answers 2xx. The SQL lives in loyalty/sql/.
+they cause) and committed before the receiver answers 2xx. The SQL lives in loyalty/sql/webhooks/.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from loyalty.warehouse import read_sql
+from loyalty.sql_files import query
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class EventStore:
         self.url = url
         self._slots = threading.BoundedSemaphore(max(1, max_connections))
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
-        self._sendgrid_sql = read_sql("ingest_sendgrid_events.sql")
-        self._events_sql = read_sql("ingest_events.sql")
+        self._sendgrid_sql = query("webhooks/ingest_sendgrid_events.sql")
+        self._events_sql = query("webhooks/ingest_events.sql")
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

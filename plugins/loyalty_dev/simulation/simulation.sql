@@ -4,15 +4,15 @@
 create schema if not exists sim;
 
 create table if not exists sim.truth (
-    workflow_id         text primary key,
-    persuasion_rate     double precision not null,
-    effect_window_days  integer not null,
-    description         text not null
+    workflow_id        text primary key,
+    persuasion_rate    double precision not null,
+    effect_window_days integer not null,
+    description        text not null
 );
 
 create table if not exists sim.settings (
-    key     text primary key,
-    value   text not null
+    key   text primary key,
+    value text not null
 );
 
 create table if not exists sim.scheduled_customers (like raw.customers including defaults);
@@ -30,12 +30,12 @@ create index if not exists scheduled_order_lines_at on sim.scheduled_order_lines
 
 -- Messages the world has already reacted to, so a reaction is decided once per message.
 create table if not exists sim.reactions (
-    message_key     text primary key,
-    customer_id     bigint not null,
-    workflow_id     text not null,
-    delivered_on    date not null,
-    persuaded       boolean not null,
-    order_id        text
+    message_key  text primary key,
+    customer_id  bigint not null,
+    workflow_id  text not null,
+    delivered_on date not null,
+    persuaded    boolean not null,
+    order_id     text
 );
 -- counted: the message started an exposure episode (its persuasion was decided); false when it came
 -- within the workflow's journey_days of an earlier counted message to the same customer.

@@ -4,7 +4,8 @@
 -- Those are suppressed with reason lower_priority; a message already out is never taken back
 -- (plan_policies.sql suppressed ours instead).
 update loyalty.send_ledger as loser
-set status = 'suppressed',
+set
+    status = 'suppressed',
     status_reason = 'lower_priority',
     updated_at = now()
 from loyalty.send_ledger as winner

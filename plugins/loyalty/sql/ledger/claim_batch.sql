@@ -5,7 +5,8 @@
 -- rerun of the same batch, whatever the table's physical order after earlier updates.
 with claimed as (
     update loyalty.send_ledger
-    set status = 'sending',
+    set
+        status = 'sending',
         attempts = attempts + 1,
         updated_at = now()
     where batch_id = %(batch_id)s
@@ -32,6 +33,7 @@ with claimed as (
         ) as context
 )
 
-select send_id, customer_id, step_id, channel, variant, recipient, context
+-- The claimed rows in the returning list's order (what ledger._message unpacks).
+select *
 from claimed
 order by send_id

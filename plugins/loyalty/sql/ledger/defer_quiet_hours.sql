@@ -15,8 +15,8 @@ local_clocks as (
     from loyalty.send_ledger as ledger
     left join loyalty.journey_entries as entry
         on entry.workflow_id = ledger.workflow_id
-        and entry.customer_id = ledger.customer_id
-        and entry.cycle_key = ledger.cycle_key
+            and entry.customer_id = ledger.customer_id
+            and entry.cycle_key = ledger.cycle_key
     left join known_zones
         on known_zones.name = coalesce(ledger.context, entry.context) ->> 'timezone'
     where ledger.batch_id = %(batch_id)s
@@ -30,16 +30,17 @@ inside_quiet_hours as (
         local_clocks.local_now::date + %(quiet_end)s::time as quiet_end_today
     from local_clocks
     where case
-        when %(quiet_start)s::time <= %(quiet_end)s::time
-            then local_clocks.local_now::time >= %(quiet_start)s::time
-            and local_clocks.local_now::time < %(quiet_end)s::time
-        else local_clocks.local_now::time >= %(quiet_start)s::time
-            or local_clocks.local_now::time < %(quiet_end)s::time
-    end
+            when %(quiet_start)s::time <= %(quiet_end)s::time
+                then local_clocks.local_now::time >= %(quiet_start)s::time
+                    and local_clocks.local_now::time < %(quiet_end)s::time
+            else local_clocks.local_now::time >= %(quiet_start)s::time
+                or local_clocks.local_now::time < %(quiet_end)s::time
+        end
 )
 
 update loyalty.send_ledger as ledger
-set not_before = (
+set
+    not_before = (
         case
             when inside_quiet_hours.quiet_end_today > inside_quiet_hours.local_now
                 then inside_quiet_hours.quiet_end_today

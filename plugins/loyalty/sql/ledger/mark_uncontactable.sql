@@ -7,22 +7,22 @@ insert into loyalty.contactability as current_state (
 )
 select
     ledger.channel,
-    case when ledger.channel = 'email' then lower(ledger.recipient) else ledger.recipient end,
+    case when ledger.channel = 'email' then lower(ledger.recipient) else ledger.recipient end as address,
     ledger.customer_id,
-    false,
+    false as is_contactable,
     dead.reason,
-    'ledger:' || ledger.send_id,
-    now()
+    'ledger:' || ledger.send_id as source_event_id,
+    now() as changed_at
 from unnest(%(send_ids)s::text[], %(reasons)s::text[]) as dead (send_id, reason)
 inner join loyalty.send_ledger as ledger
     on ledger.send_id = dead.send_id
 where ledger.recipient is not null
     and ledger.channel in ('email', 'sms', 'push')
 on conflict (channel, address) do update
-set is_contactable = false,
-    reason = excluded.reason,
-    customer_id = coalesce(excluded.customer_id, current_state.customer_id),
-    source_event_id = excluded.source_event_id,
-    changed_at = excluded.changed_at,
-    updated_at = now()
-where current_state.changed_at <= excluded.changed_at
+    set is_contactable = false,
+        reason = excluded.reason,
+        customer_id = coalesce(excluded.customer_id, current_state.customer_id),
+        source_event_id = excluded.source_event_id,
+        changed_at = excluded.changed_at,
+        updated_at = now()
+    where current_state.changed_at <= excluded.changed_at

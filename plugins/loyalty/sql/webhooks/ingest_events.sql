@@ -31,7 +31,7 @@ normalized as (
         incoming.record ->> 'event_type' as event_type,
         to_timestamp((incoming.record ->> 'occurred_at')::double precision) as occurred_at,
         incoming.record -> 'payload' as payload,
-        incoming.record -> 'change' as change,
+        incoming.record -> 'change' as contactability_change,
         coalesce((incoming.record ->> 'is_about_a_send')::boolean, false) as is_about_a_send
 
     from incoming
@@ -52,47 +52,4 @@ normalized as (
 
 ),
 
-inserted as (
-
-    insert into raw.message_events (event_id, provider, send_id, provider_message_id, event_type, occurred_at, payload)
-    select
-        event_id,
-        provider,
-        send_id,
-        provider_message_id,
-        event_type,
-        occurred_at,
-        payload
-    from normalized
-    on conflict (event_id) do nothing
-    returning event_id
-
-),
-
-contactability_changes as (
-
-    select distinct on (normalized.change ->> 'channel', address)
-        normalized.change ->> 'channel' as channel,
-        coalesce(normalized.change ->> 'address', lower(normalized.recipient)) as address,
-        normalized.customer_id,
-        (normalized.change ->> 'is_contactable')::boolean as is_contactable,
-        normalized.change ->> 'reason' as reason,
-        normalized.event_id as source_event_id,
-        normalized.occurred_at as changed_at
-
-    from inserted
-    inner join normalized
-        on inserted.event_id = normalized.event_id
-    where
-        jsonb_typeof(normalized.change) = 'object'
-        and coalesce(normalized.change ->> 'address', normalized.recipient) is not null
-    order by normalized.change ->> 'channel', address, normalized.occurred_at desc, normalized.event_id desc
-
-),
-
--- include: upsert_contactability.sql
-
-select
-    (select count(*) from inserted) as stored,
-    (select count(*) from normalized where send_id is null and is_about_a_send) as unmatched,
-    (select count(*) from contactability_written) as contactability_changes
+-- include: webhooks/store_normalized_events.sql

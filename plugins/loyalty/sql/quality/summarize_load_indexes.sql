@@ -5,6 +5,6 @@
 -- table. Milliseconds when little is new. dbt does the same for its own reads (on-run-start,
 -- dbt_project/macros/summarize_load_indexes.sql), since dbt also runs without the application.
 select
-    brin_summarize_new_values('raw.customers_loaded_at'::regclass),
-    brin_summarize_new_values('raw.orders_loaded_at'::regclass),
-    brin_summarize_new_values('raw.order_lines_loaded_at'::regclass)
+    brin_summarize_new_values('raw.customers_loaded_at'::regclass) as customers_ranges,
+    brin_summarize_new_values('raw.orders_loaded_at'::regclass) as orders_ranges,
+    brin_summarize_new_values('raw.order_lines_loaded_at'::regclass) as order_lines_ranges

@@ -2,7 +2,7 @@
 -- when it is null), with the referential check computed here: does the customer exist?
 select
     orders.*,
-    exists (
+    exists(
         select 1
         from raw.customers as customers
         where customers.customer_id = orders.customer_id

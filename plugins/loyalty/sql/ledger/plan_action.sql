@@ -88,9 +88,10 @@ with candidates as (
         parent.send_id as parent_send_id
     from loyalty.send_ledger as parent
     inner join loyalty.journey_entries as entry
-        on parent.workflow_id = entry.workflow_id
-        and parent.customer_id = entry.customer_id
-        and parent.cycle_key = entry.cycle_key
+        on
+            parent.workflow_id = entry.workflow_id
+            and parent.customer_id = entry.customer_id
+            and parent.cycle_key = entry.cycle_key
     where parent.workflow_id = %(workflow_id)s
         and parent.step_id = any(%(parent_steps)s)
         and parent.status = 'sent'
@@ -163,8 +164,9 @@ due as (
 
 checked as (
     -- The global suppression list: addresses the providers or the customer turned off
-    -- (unsubscribe, spam report, hard bounce, STOP, a dead number or device token).
-    select
+    -- (unsubscribe, spam report, hard bounce, STOP, a dead number or device token). A reward has no
+    -- address: then due.* is the one column.
+    select{% if channels == ['reward'] %}  -- noqa: LT09{% endif %}
         due.*
 {%- for channel in channels if channel != 'reward' %},
         {{ channel }}_blocked.address is not null as is_{{ channel }}_suppressed
@@ -172,9 +174,10 @@ checked as (
     from due
 {%- for channel in channels if channel != 'reward' %}
     left join loyalty.contactability as {{ channel }}_blocked
-        on {{ channel }}_blocked.channel = '{{ channel }}'
-        and {{ channel }}_blocked.address = {{ contact_address(channel) }}
-        and not {{ channel }}_blocked.is_contactable
+        on
+            {{ channel }}_blocked.channel = '{{ channel }}'
+            and {{ channel }}_blocked.address = {{ contact_address(channel) }}
+            and not {{ channel }}_blocked.is_contactable
 {%- endfor %}
 ),
 
@@ -184,12 +187,20 @@ channel_chosen as (
         checked.*,
         case
 {%- for channel in channels %}
-            when {{ consented(channel) }}{% if channel != 'reward' %} and not checked.is_{{ channel }}_suppressed{% endif %} then '{{ channel }}'
+            when
+                {{ consented(channel) }}
+{%- if channel != 'reward' %}
+                and not checked.is_{{ channel }}_suppressed
+{%- endif %}
+                then '{{ channel }}'
 {%- endfor %}
         end as channel,
         false
 {%- for channel in channels if channel != 'reward' %}
-            or ({{ consented(channel) }} and checked.is_{{ channel }}_suppressed)
+        or (
+            {{ consented(channel) }}
+            and checked.is_{{ channel }}_suppressed
+        )
 {%- endfor %} as has_suppressed_channel
     from checked
 ),
@@ -214,7 +225,7 @@ routed as (
     from channel_chosen as chosen
 ),
 
-{% include "plan_policies.sql" %}
+-- include: ledger/plan_policies.sql
 
 {#- The audience row (context) is not copied: it stays in loyalty.journey_entries, written once at
     entry, and the claim reads it from there by the entry's key (workflow, customer, cycle). #}
@@ -223,7 +234,7 @@ insert into loyalty.send_ledger (
     channel, recipient, status, status_reason, priority
 )
 select
-    md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key),
+    md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key) as send_id,
     %(workflow_id)s,
     %(step_id)s,
     decided.customer_id,
@@ -231,7 +242,7 @@ select
     %(run_date)s,
     decided.variant,
     decided.is_holdout,
-    coalesce(decided.channel, %(first_channel)s),
+    coalesce(decided.channel, %(first_channel)s) as channel,
     decided.recipient,
     decided.status,
     decided.status_reason,

@@ -8,7 +8,8 @@ with audience as (
     select
         audience.customer_id,
         audience.cycle_key,
-        {entered_on} as entered_on,
+        -- entered_on: the audience's own column or the run date (the linter sees the bare name).
+        {entered_on} as entered_on,  -- noqa: AL09
         to_jsonb(audience) as context
     from {audience} as audience
     where audience.run_date = %(run_date)s
@@ -22,7 +23,7 @@ hashed as (
         md5(%(salt)s || ':' || %(workflow_id)s || ':' || audience.customer_id) as workflow_digest,
         md5(%(global_salt)s || ':' || audience.customer_id) as global_digest
     from audience
-    offset 0
+    offset 0  -- noqa: AM09
 ),
 
 bucketed as (
@@ -61,7 +62,8 @@ cooling_down as materialized (
     where %(cooldown_days)s::int > 0
         and earlier.workflow_id = %(workflow_id)s
         and earlier.entered_on > (
-            select min({entered_on}) from {audience} as audience where audience.run_date = %(run_date)s
+            select min({entered_on}) from {audience} as audience
+            where audience.run_date = %(run_date)s
         ) - %(cooldown_days)s::int
 ),
 
@@ -71,13 +73,13 @@ not_cooling_down as (
     select assigned.*
     from assigned
     where %(cooldown_days)s::int = 0 or not exists (
-        select 1
-        from cooling_down as earlier
-        where earlier.customer_id = assigned.customer_id
-            and earlier.cycle_key <> assigned.cycle_key
-            and earlier.entered_on > assigned.entered_on - %(cooldown_days)s::int
-            and earlier.entered_on <= assigned.entered_on
-    )
+            select 1
+            from cooling_down as earlier
+            where earlier.customer_id = assigned.customer_id
+                and earlier.cycle_key <> assigned.cycle_key
+                and earlier.entered_on > assigned.entered_on - %(cooldown_days)s::int
+                and earlier.entered_on <= assigned.entered_on
+        )
 )
 
 insert into loyalty.journey_entries (
@@ -89,7 +91,7 @@ select
     cycle_key,
     entered_on,
     %(run_date)s,
-    case when is_holdout then 'holdout' else variant_id end,
+    case when is_holdout then 'holdout' else variant_id end as variant,
     is_holdout,
     is_global_holdout,
     context

@@ -15,8 +15,9 @@ with numbered as (
 )
 
 update loyalty.send_ledger as ledger
-set batch_id = %(workflow_id)s || ':' || numbered.step_id || ':' || numbered.channel || ':' || %(run_date)s::text
-        || '-' || lpad(numbered.batch_number::text, 5, '0'),
+set
+    batch_id = %(workflow_id)s || ':' || numbered.step_id || ':' || numbered.channel || ':' || %(run_date)s::text
+    || '-' || lpad(numbered.batch_number::text, 5, '0'),
     updated_at = now()
 from numbered
 where ledger.send_id = numbered.send_id

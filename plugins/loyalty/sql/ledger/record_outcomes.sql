@@ -4,13 +4,15 @@
 -- change: a row is recorded once.
 with outcomes as (
     select *
-    from jsonb_to_recordset(%(outcomes)s::jsonb) as outcome (
-        send_id text, status text, provider_message_id text, reason text, response jsonb
-    )
+    -- The alias carries the record's column definitions.
+    from jsonb_to_recordset(%(outcomes)s::jsonb) as outcome (  -- noqa: AL05
+            send_id text, status text, provider_message_id text, reason text, response jsonb
+        )
 )
 
 update loyalty.send_ledger as ledger
-set status = outcomes.status,
+set
+    status = outcomes.status,
     provider_message_id = coalesce(outcomes.provider_message_id, ledger.provider_message_id),
     provider_response = coalesce(outcomes.response, ledger.provider_response),
     status_reason = coalesce(outcomes.reason, ledger.status_reason),

@@ -1,4 +1,4 @@
-{#- Contact policies for one planned action, included by plan_action.sql after channel routing.
+{# Contact policies for one planned action, included by plan_action.sql after channel routing.
     Decides each due row's status and reason, set-based, before anything is written:
       holdout            held out (status_reason global_holdout when the global holdout did it)
       no_consented_channel / global_suppression   no channel with consent, address and no suppression
