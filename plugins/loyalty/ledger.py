@@ -25,8 +25,8 @@ from psycopg.types.json import Jsonb
 
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.channels.base import Lookup, Message, Outcome
-from loyalty.paths import SQL_DIR
-from loyalty.specs import Action, WorkflowSpec, branch_siblings, compile_journey
+from loyalty.paths import DBT_PROJECT_DIR, SQL_DIR
+from loyalty.specs import CHANNEL_CONSENT, Action, WorkflowSpec, branch_siblings, compile_journey
 from loyalty.specs.templates import render_message
 from loyalty.warehouse import read_sql
 
@@ -82,7 +82,8 @@ class StepSummary:
 def _sql_templates() -> Environment:
     """Jinja for the structure of journey SQL (values stay bound parameters)."""
     return Environment(
-        loader=FileSystemLoader(SQL_DIR),
+        # dbt_project/macros: the contact-permission rule (contact_permission.sql) the warehouse uses too.
+        loader=FileSystemLoader([SQL_DIR, DBT_PROJECT_DIR / "macros"]),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - SQL, not HTML
         keep_trailing_newline=True,
@@ -131,6 +132,7 @@ def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False
         exit_on_purchase="purchased" in spec.exit_on,
         exit_on_unsubscribe="unsubscribed" in spec.exit_on,
         channels=list(action.channels),
+        contact_columns=CHANNEL_CONSENT,
     )
 
 

@@ -6,8 +6,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -37,8 +36,7 @@ final as (
     inner join segments
         on customers.customer_id = segments.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and segments.rfm_segment in (
+        segments.rfm_segment in (
             {%- for segment in var('at_risk_segments') %}
                 '{{ segment | replace("'", "''") }}'{{ "," if not loop.last }}
             {%- endfor %}

@@ -6,8 +6,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -34,8 +33,7 @@ final as (
     inner join customer_points
         on customers.customer_id = customer_points.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customer_points.points_expiring_soon >= {{ var('points_expiry_min_points') }}
+        customer_points.points_expiring_soon >= {{ var('points_expiry_min_points') }}
 
 )
 

@@ -5,8 +5,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -33,8 +32,7 @@ final as (
     inner join segments
         on customers.customer_id = segments.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customers.tenure_days between 0 and {{ var('welcome_max_days_since_signup') }}
+        customers.tenure_days between 0 and {{ var('welcome_max_days_since_signup') }}
 
 )
 
