@@ -20,10 +20,7 @@ segments as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers.last_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers.last_order_date')) }},
         segments.rfm_segment,
         customers.churn_risk_score,
         customers.days_since_last_order,

@@ -27,10 +27,7 @@ customers_with_birthday as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers_with_birthday.birthday_this_year') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers_with_birthday.birthday_this_year')) }},
         customers_with_birthday.birthday_this_year as birthday_date,
         customers_with_birthday.age_turning,
         customers.loyalty_tier,

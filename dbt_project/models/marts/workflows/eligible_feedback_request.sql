@@ -13,10 +13,7 @@ customers as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast(customers.last_order_id as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', 'customers.last_order_id') }},
         customers.last_order_id as order_id,
         customers.last_order_date as order_date,
         customers.last_order_total as order_total,

@@ -19,10 +19,7 @@ customer_points as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customer_points.next_expiry_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customer_points.next_expiry_date')) }},
         customer_points.points_balance,
         customer_points.points_expiring_soon as points_expiring,
         customer_points.next_expiry_date as points_expire_on,

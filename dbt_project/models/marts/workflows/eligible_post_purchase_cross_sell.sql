@@ -20,10 +20,7 @@ recommendations as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast(customers.last_order_id as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', 'customers.last_order_id') }},
         customers.last_order_id as order_id,
         customers.last_order_date as order_date,
         customers.days_since_last_order as days_since_order,

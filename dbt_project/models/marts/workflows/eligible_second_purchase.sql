@@ -20,10 +20,7 @@ recommendations as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers.first_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers.first_order_date')) }},
         customers.days_since_last_order as days_since_first_order,
         customers.lifetime_revenue as first_order_total,
         customers.favourite_category,

@@ -19,10 +19,7 @@ segments as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string(dbt.date_trunc('quarter', 'customers.run_date')) }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string(dbt.date_trunc('quarter', 'customers.run_date'))) }},
         segments.rfm_segment,
         customers.loyalty_tier,
         customers.order_count,

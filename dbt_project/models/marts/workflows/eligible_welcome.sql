@@ -19,10 +19,7 @@ segments as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers.signup_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers.signup_date')) }},
         customers.signup_date,
         customers.tenure_days as days_since_signup,
         customers.order_count > 0 as has_ordered,
