@@ -11,3 +11,12 @@
         {{ relation }}.push_consent,
         {{ relation }}.preferred_channel
 {%- endmacro %}
+
+{% macro audience_columns(relation, cycle_key) -%}
+{#- The leading columns of every eligibility model built on int_customers_reachable: the customer, the
+    run date, the cycle (text: part of the send ledger's key) and the contact columns. -#}
+{{ relation }}.customer_id,
+        {{ relation }}.run_date,
+        cast({{ cycle_key }} as {{ dbt.type_string() }}) as cycle_key,
+        {{ contact_columns(relation) }}
+{%- endmacro %}

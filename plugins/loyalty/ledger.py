@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.channels.base import Lookup, Message, Outcome
-from loyalty.specs import Action, WorkflowSpec, branch_siblings, compile_journey
+from loyalty.specs import CHANNEL_CONSENT, Action, WorkflowSpec, branch_siblings, compile_journey
 from loyalty.specs.templates import render_message
 from loyalty.sql_files import query
 
@@ -150,6 +150,7 @@ def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False
         "exit_on_purchase": "purchased" in spec.exit_on,
         "exit_on_unsubscribe": "unsubscribed" in spec.exit_on,
         "channels": list(action.channels),
+        "contact_columns": CHANNEL_CONSENT,
     }
     rendered = query("ledger/plan_action.sql", structure=structure)
     assert isinstance(rendered, str)

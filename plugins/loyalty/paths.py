@@ -9,6 +9,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent.parent
 SQL_DIR = PACKAGE_DIR / "sql"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_MACROS_DIR = DBT_PROJECT_DIR / "macros"  # plain-Jinja rules the application's SQL imports too
 WORKFLOWS_DIR = Path(os.environ.get("LOYALTY_WORKFLOWS_DIR", PROJECT_ROOT / "workflows"))
 DAGS_DIR = PROJECT_ROOT / "dags"
 

@@ -7,7 +7,8 @@ statement the product runs now comes from a file through `query` (or `read_sql` 
 - ``-- include: <path>.sql`` lines (paths relative to the directory) are replaced by that file's
   text (a fragment: it may include others), so statements share a CTE instead of copying it;
 - ``structure`` renders the file with Jinja: only the statement's *shape* (which CTEs, which
-  channels), decided by a validated spec, never a value;
+  channels), decided by a validated spec, never a value; it may import macros written in plain Jinja
+  from dbt_project/macros (the contact-permission rule), so a rule the warehouse uses is not copied;
 - ``identifiers`` fill ``{name}`` placeholders with `psycopg.sql` composables (an
   ``sql.Identifier`` quotes a spec's schema, model or column, already checked by the spec's regex);
 - values are always bound: ``%(name)s`` parameters, passed to ``execute``.
@@ -24,10 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from psycopg import sql
 
-from loyalty.paths import SQL_DIR
+from loyalty.paths import DBT_MACROS_DIR, SQL_DIR
 
 __all__ = ["INCLUDE", "SQL_DIR", "included_files", "query", "read_sql"]
 
@@ -53,6 +54,8 @@ def included_files(directory: Path = SQL_DIR) -> set[str]:
 @lru_cache(maxsize=64)
 def _template(name: str, directory: Path) -> Template:
     environment = Environment(
+        # `{% from "contact_permission.sql" import ... %}`: a rule the dbt project uses too is imported, not copied
+        loader=FileSystemLoader([directory, DBT_MACROS_DIR]),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - SQL, not HTML; values are bound parameters, never rendered
         keep_trailing_newline=True,

@@ -1,5 +1,6 @@
 -- One row per customer known on the run date (signed up or ordered on or before it): contact,
--- consent and contactability (consent, a well-formed address, no opt-out reported by a provider), RFM and trailing-window features, tenure, favourite category,
+-- consent and contactability (int_customer_contactability: the rule of macros/contact_permission.sql),
+-- RFM and trailing-window features, tenure, favourite category,
 -- inter-purchase interval, expected next order, churn risk (MBG/NBD P(alive)), predicted CLV
 -- and loyalty tier, all as of the run date.
 -- Incremental by run date: a build replaces that run date's rows and leaves other days alone.
@@ -40,9 +41,9 @@ channel_engagement as (
 
 ),
 
-opt_outs as (
+contactability as (
 
-    select * from {{ ref('int_customer_opt_outs') }}
+    select * from {{ ref('int_customer_contactability') }}
 
 ),
 
@@ -87,9 +88,9 @@ customers_joined_to_features as (
         coalesce(channel_engagement.email_messages_engaged, 0) as email_messages_engaged,
         coalesce(channel_engagement.sms_messages_engaged, 0) as sms_messages_engaged,
         coalesce(channel_engagement.push_messages_engaged, 0) as push_messages_engaged,
-        coalesce(opt_outs.is_email_opted_out, false) as is_email_opted_out,
-        coalesce(opt_outs.is_sms_opted_out, false) as is_sms_opted_out,
-        coalesce(opt_outs.is_push_opted_out, false) as is_push_opted_out,
+        contactability.is_email_contactable,
+        contactability.is_sms_contactable,
+        contactability.is_push_contactable,
         -- A customer's own median gap once they have two completed orders, else the prior.
         coalesce(
             customer_orders.median_days_between_orders,
@@ -109,8 +110,8 @@ customers_joined_to_features as (
         on customers.customer_id = favourite_categories.customer_id
     left join channel_engagement
         on customers.customer_id = channel_engagement.customer_id
-    left join opt_outs
-        on customers.customer_id = opt_outs.customer_id
+    inner join contactability
+        on customers.customer_id = contactability.customer_id
     -- Valid customers known on the run date: signed up by then, or ordered by then.
     where
         customers.quarantine_rule is null
@@ -118,18 +119,6 @@ customers_joined_to_features as (
             customers.signup_date <= {{ loyalty.run_date() }}
             or customer_orders.customer_id is not null
         )
-
-),
-
-customers_with_contactability as (
-
-    select
-        *,
-        email_consent and email is not null and not is_email_opted_out as is_email_contactable,
-        sms_consent and phone is not null and not is_sms_opted_out as is_sms_contactable,
-        push_consent and not is_push_opted_out as is_push_contactable
-
-    from customers_joined_to_features
 
 ),
 
@@ -152,7 +141,7 @@ customers_with_preferred_channel as (
             when is_push_contactable then 'push'
         end as preferred_channel
 
-    from customers_with_contactability
+    from customers_joined_to_features
 
 ),
 

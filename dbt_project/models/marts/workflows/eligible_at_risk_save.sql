@@ -6,8 +6,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -21,10 +20,7 @@ segments as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers.last_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers.last_order_date')) }},
         segments.rfm_segment,
         customers.churn_risk_score,
         customers.days_since_last_order,
@@ -37,8 +33,7 @@ final as (
     inner join segments
         on customers.customer_id = segments.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and segments.rfm_segment in (
+        segments.rfm_segment in (
             {%- for segment in var('at_risk_segments') %}
                 '{{ segment | replace("'", "''") }}'{{ "," if not loop.last }}
             {%- endfor %}

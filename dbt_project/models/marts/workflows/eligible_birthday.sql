@@ -5,15 +5,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
-
-),
-
-segments as (
-
-    select * from {{ ref('customer_segments') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -35,23 +27,17 @@ customers_with_birthday as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers_with_birthday.birthday_this_year') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers_with_birthday.birthday_this_year')) }},
         customers_with_birthday.birthday_this_year as birthday_date,
         customers_with_birthday.age_turning,
         customers.loyalty_tier,
         customers.favourite_category
 
     from customers
-    inner join segments
-        on customers.customer_id = segments.customer_id
     inner join customers_with_birthday
         on customers.customer_id = customers_with_birthday.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customers_with_birthday.birthday_this_year = customers.run_date
+        customers_with_birthday.birthday_this_year = customers.run_date
 
 )
 

@@ -6,36 +6,22 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
-
-),
-
-segments as (
-
-    select * from {{ ref('customer_segments') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast(customers.last_order_id as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', 'customers.last_order_id') }},
         customers.last_order_id as order_id,
         customers.last_order_date as order_date,
         customers.last_order_total as order_total,
         customers.days_since_last_order as days_since_order
 
     from customers
-    inner join segments
-        on customers.customer_id = segments.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customers.days_since_last_order
+        customers.days_since_last_order
         between {{ var('feedback_min_days_since_order') }}
         and {{ var('feedback_max_days_since_order') }}
 

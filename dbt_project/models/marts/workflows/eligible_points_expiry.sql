@@ -6,8 +6,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -20,10 +19,7 @@ customer_points as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customer_points.next_expiry_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customer_points.next_expiry_date')) }},
         customer_points.points_balance,
         customer_points.points_expiring_soon as points_expiring,
         customer_points.next_expiry_date as points_expire_on,
@@ -34,8 +30,7 @@ final as (
     inner join customer_points
         on customers.customer_id = customer_points.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customer_points.points_expiring_soon >= {{ var('points_expiry_min_points') }}
+        customer_points.points_expiring_soon >= {{ var('points_expiry_min_points') }}
 
 )
 

@@ -7,15 +7,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
-
-),
-
-segments as (
-
-    select * from {{ ref('customer_segments') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -28,10 +20,7 @@ recommendations as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast(customers.last_order_id as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', 'customers.last_order_id') }},
         customers.last_order_id as order_id,
         customers.last_order_date as order_date,
         customers.days_since_last_order as days_since_order,
@@ -40,15 +29,12 @@ final as (
         recommendations.recommended_product_category
 
     from customers
-    inner join segments
-        on customers.customer_id = segments.customer_id
     inner join recommendations
         on
             customers.customer_id = recommendations.customer_id
             and customers.last_order_id = recommendations.based_on_order_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customers.days_since_last_order
+        customers.days_since_last_order
         between {{ var('cross_sell_min_days_since_order') }}
         and {{ var('cross_sell_max_days_since_order') }}
 

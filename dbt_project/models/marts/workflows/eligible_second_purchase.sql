@@ -7,15 +7,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
-
-),
-
-segments as (
-
-    select * from {{ ref('customer_segments') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -28,10 +20,7 @@ recommendations as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers.first_order_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers.first_order_date')) }},
         customers.days_since_last_order as days_since_first_order,
         customers.lifetime_revenue as first_order_total,
         customers.favourite_category,
@@ -40,13 +29,10 @@ final as (
         recommendations.recommended_product_category
 
     from customers
-    inner join segments
-        on customers.customer_id = segments.customer_id
     left join recommendations
         on customers.customer_id = recommendations.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customers.order_count = 1
+        customers.order_count = 1
         and customers.days_since_last_order
         between {{ var('second_purchase_min_days_since_first_order') }}
         and {{ var('second_purchase_max_days_since_first_order') }}

@@ -5,8 +5,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -20,10 +19,7 @@ segments as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string(dbt.date_trunc('quarter', 'customers.run_date')) }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string(dbt.date_trunc('quarter', 'customers.run_date'))) }},
         segments.rfm_segment,
         customers.loyalty_tier,
         customers.order_count,
@@ -34,8 +30,7 @@ final as (
     inner join segments
         on customers.customer_id = segments.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and segments.rfm_segment in (
+        segments.rfm_segment in (
             {%- for segment in var('vip_segments') %}
                 '{{ segment | replace("'", "''") }}'{{ "," if not loop.last }}
             {%- endfor %}

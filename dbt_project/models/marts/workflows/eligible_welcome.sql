@@ -5,8 +5,7 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
-    where run_date = {{ loyalty.run_date() }}
+    select * from {{ ref('int_customers_reachable') }}
 
 ),
 
@@ -20,10 +19,7 @@ segments as (
 final as (
 
     select
-        customers.customer_id,
-        customers.run_date,
-        cast({{ loyalty.date_to_iso_string('customers.signup_date') }} as {{ dbt.type_string() }}) as cycle_key,
-        {{ contact_columns('customers') }},
+        {{ audience_columns('customers', loyalty.date_to_iso_string('customers.signup_date')) }},
         customers.signup_date,
         customers.tenure_days as days_since_signup,
         customers.order_count > 0 as has_ordered,
@@ -33,8 +29,7 @@ final as (
     inner join segments
         on customers.customer_id = segments.customer_id
     where
-        (customers.is_email_contactable or customers.is_sms_contactable or customers.is_push_contactable)
-        and customers.tenure_days between 0 and {{ var('welcome_max_days_since_signup') }}
+        customers.tenure_days between 0 and {{ var('welcome_max_days_since_signup') }}
 
 )
 

@@ -1,6 +1,10 @@
 -- One row per customer eligible for the win-back workflow on the run date.
 -- Lapsed: longer since the last order than both a floor and a multiple of the customer's own
 -- expected interval, but not so long that the customer is lost. Thresholds are vars (dbt_project.yml).
+-- Unlike the other eligibility models (int_customers_reachable), the audience is the customers with
+-- email consent and an address — the first half of the contact-permission rule
+-- (macros/contact_permission.sql) — and the plan applies the suppression list, so an opted-out
+-- lapsed customer is counted as suppressed (global_suppression) rather than left out.
 
 with
 
@@ -11,13 +15,12 @@ customers as (
 
 ),
 
-contactable_customers_with_orders as (
+customers_with_email_consent_and_orders as (
 
     select *
     from customers
     where
-        email_consent
-        and email is not null
+        {{ loyalty.channel_has_consent('email_consent', 'email') }}
         and order_count >= 1
 
 ),
@@ -28,7 +31,7 @@ customers_with_lapse_threshold as (
         *,
         {{ loyalty.lapse_threshold_days('expected_interpurchase_days') }} as lapse_threshold_days
 
-    from contactable_customers_with_orders
+    from customers_with_email_consent_and_orders
 
 ),
 

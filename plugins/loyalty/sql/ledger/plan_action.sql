@@ -2,10 +2,14 @@
     the structure comes from the compiled spec, every value is a bound parameter (%(name)s).
     A row is due when its anchor (entry, or the parent step's send) is at least delay_days old,
     its condition on the parent's events holds as of the run date, and no exit condition happened
-    since entry. The channel is the first in the step's order with consent, an address and no
-    suppression (loyalty.contactability); contact policies (plan_policies.sql) then decide which
-    due rows are suppressed, with their reason. ON CONFLICT DO NOTHING keeps one row per
-    (workflow, step, customer, cycle). -#}
+    since entry. The channel is the first in the step's order we may contact the customer on: the
+    contact-permission rule of dbt_project/macros/contact_permission.sql (the file the warehouse's
+    int_customer_contactability uses), evaluated here on the audience row's consent and address
+    (`contact_columns`: loyalty.specs.CHANNEL_CONSENT) and on loyalty.contactability as it is now, so
+    an unsubscribe that arrived after the day's dbt build counts. Contact policies (plan_policies.sql)
+    then decide which due rows are suppressed, with their reason. ON CONFLICT DO NOTHING keeps one
+    row per (workflow, step, customer, cycle). -#}
+{%- from "contact_permission.sql" import channel_has_consent, channel_is_contactable -%}
 {#- A branch is decided on what happened up to its decision day (the parent's run date + the wait
     before the branch), whatever day the plan runs: the same choice on time, late or in a backfill.
     A wait-until looks up to the run date. #}
@@ -30,24 +34,17 @@ exists (
                 and later_order.ordered_at < {{ before }}::timestamp at time zone 'UTC'
         )
 {%- endmacro -%}
-{%- macro consented(channel) -%}
-{%- if channel == 'reward' -%}true
-{%- elif channel == 'email' -%}checked.context ->> 'email' is not null and coalesce((checked.context ->> 'email_consent')::boolean, false)
-{%- elif channel == 'sms' -%}checked.context ->> 'phone' is not null and coalesce((checked.context ->> 'sms_consent')::boolean, false)
-{%- elif channel == 'push' -%}checked.context ->> 'push_token' is not null and coalesce((checked.context ->> 'push_consent')::boolean, false)
+{%- macro address(relation, channel) -%}
+{%- if channel == 'reward' -%}null
+{%- else -%}{{ relation }}.context ->> '{{ contact_columns[channel][0] }}'
 {%- endif -%}
+{%- endmacro -%}
+{%- macro consent(channel) -%}
+(checked.context ->> '{{ contact_columns[channel][1] }}')::boolean
 {%- endmacro -%}
 {%- macro contact_address(channel) -%}
-{%- if channel == 'email' -%}lower(due.context ->> 'email')
-{%- elif channel == 'sms' -%}due.context ->> 'phone'
-{%- elif channel == 'push' -%}due.context ->> 'push_token'
-{%- endif -%}
-{%- endmacro -%}
-{%- macro address(channel) -%}
-{%- if channel == 'reward' -%}null
-{%- elif channel == 'email' -%}chosen.context ->> 'email'
-{%- elif channel == 'sms' -%}chosen.context ->> 'phone'
-{%- elif channel == 'push' -%}chosen.context ->> 'push_token'
+{%- if channel == 'email' -%}lower({{ address('due', channel) }})
+{%- else -%}{{ address('due', channel) }}
 {%- endif -%}
 {%- endmacro -%}
 with candidates as (
@@ -182,23 +179,25 @@ checked as (
 ),
 
 channel_chosen as (
-    -- Channel fallback: the first channel in the step's order with consent, an address and no suppression.
+    -- Channel fallback: the first channel in the step's order we may contact the customer on
+    -- (consent, an address, no suppression); a reward needs no channel permission.
     select
         checked.*,
         case
 {%- for channel in channels %}
+{%- if channel == 'reward' %}
+            when true then 'reward'
+{%- else %}
             when
-                {{ consented(channel) }}
-{%- if channel != 'reward' %}
-                and not checked.is_{{ channel }}_suppressed
-{%- endif %}
+                {{ channel_is_contactable(consent(channel), address('checked', channel), 'checked.is_' ~ channel ~ '_suppressed') }}  -- noqa: LT05
                 then '{{ channel }}'
+{%- endif %}
 {%- endfor %}
         end as channel,
         false
 {%- for channel in channels if channel != 'reward' %}
         or (
-            {{ consented(channel) }}
+            {{ channel_has_consent(consent(channel), address('checked', channel)) }}
             and checked.is_{{ channel }}_suppressed
         )
 {%- endfor %} as has_suppressed_channel
@@ -219,7 +218,7 @@ routed as (
         chosen.has_suppressed_channel,
         case chosen.channel
 {%- for channel in channels %}
-            when '{{ channel }}' then {{ address(channel) }}
+            when '{{ channel }}' then {{ address('chosen', channel) }}
 {%- endfor %}
         end as recipient
     from channel_chosen as chosen
