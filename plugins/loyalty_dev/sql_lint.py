@@ -40,7 +40,18 @@ def _plan_action_renderings() -> Iterator[tuple[str, str]]:
                 yield f"{spec.id}/{action.step_id}{', windowed' if windowed else ''}", text
 
 
-RENDERINGS = {(SQL_DIR, "ledger/plan_action.sql"): _plan_action_renderings}
+def _audience_renderings() -> Iterator[tuple[str, str]]:
+    from loyalty.quality.checks import audience_sql
+
+    text = audience_sql()
+    assert isinstance(text, str)
+    yield "every channel", text
+
+
+RENDERINGS = {
+    (SQL_DIR, "ledger/plan_action.sql"): _plan_action_renderings,
+    (SQL_DIR, "quality/audience.sql"): _audience_renderings,
+}
 
 
 def statements() -> Iterator[tuple[str, str]]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from loyalty.specs import WorkflowSpec, load_spec
+from loyalty.specs import CHANNEL_CONSENT, WorkflowSpec, load_spec
 from loyalty.sql_files import query
 from loyalty.warehouse import connect
 
@@ -169,6 +169,11 @@ def _size_band(history: list[int]) -> tuple[int, int] | None:
     return int(median * low), int(median * high) + 1
 
 
+def audience_sql() -> str | sql.Composed:
+    """The audience gate's query: consent checked by the contact-permission rule the plan applied."""
+    return query("quality/audience.sql", structure={"contact_columns": CHANNEL_CONSENT})
+
+
 def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date) -> AudienceCheck:
     """Validate the messages one workflow planned for `run_date` (ledger rows still `pending`),
     between planning and sending: size within [0.2, 5] × the median of its last 28 runs (once it
@@ -180,7 +185,7 @@ def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date)
         spec = load_spec(Path(spec))
     params = {"workflow_id": spec.id, "run_date": run_date, "runs": AUDIENCE_HISTORY_RUNS}
     with connect(url) as conn:
-        frame = _frame(conn, query("quality/audience.sql"), params)
+        frame = _frame(conn, audience_sql(), params)
         if frame.empty:
             return AudienceCheck(True, [], 0)
         history = [row[1] for row in conn.execute(query("quality/audience_history.sql"), params).fetchall()]

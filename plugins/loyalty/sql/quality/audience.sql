@@ -1,6 +1,8 @@
--- The messages one workflow planned for a run date (ledger rows still pending, rewards excepted), as the
--- audience gate validates them: the recipient by channel, consent on the channel (raw.customers) and
--- whether the address is on the global suppression list (loyalty.contactability).
+{#- The messages one workflow planned for a run date (ledger rows still pending, rewards excepted), as the
+    audience gate validates them: the recipient by channel, consent on the channel as raw.customers holds
+    it now (the consent half of dbt_project/macros/contact_permission.sql, the rule the plan applied) and
+    whether the address is on the global suppression list (loyalty.contactability), each reported apart. -#}
+{%- from "contact_permission.sql" import channel_has_consent -%}
 select
     sends.send_id,
     sends.customer_id,
@@ -9,11 +11,12 @@ select
     sends.recipient,
     case when sends.channel = 'email' then sends.recipient end as email_recipient,
     case when sends.channel = 'sms' then sends.recipient end as sms_recipient,
-    coalesce(case sends.channel
-        when 'email' then customers.email_consent
-        when 'sms' then customers.sms_consent
-        when 'push' then customers.push_consent
-    end, false) as has_consent,
+    case sends.channel
+{%- for channel, (address, consent) in contact_columns.items() %}
+        when '{{ channel }}' then {{ channel_has_consent('customers.' ~ consent, 'sends.recipient') }}
+{%- endfor %}
+        else false
+    end as has_consent,
     exists(
         select 1 from loyalty.contactability as contact
         where contact.channel = sends.channel
