@@ -80,8 +80,8 @@
         or {{ loyalty.loaded_since_previous_build(orders ~ '.loaded_at', previous_inputs_loaded_through) }}
         {%- for window_days in trailing_window_days %}
         or (
-            {{ orders }}.ordered_date > {{ dbt.dateadd('day', -1 * window_days, previous_run_date) }}
-            and {{ orders }}.ordered_date <= {{ dbt.dateadd('day', -1 * window_days, loyalty.run_date()) }}
+            {{ orders }}.ordered_date > {{ dbt.dateadd('day', -1 * window_days, previous_run_date) | trim }}
+            and {{ orders }}.ordered_date <= {{ dbt.dateadd('day', -1 * window_days, loyalty.run_date()) | trim }}
         )
         {%- endfor %}
     )
@@ -104,7 +104,7 @@
     (
         {{ previous_inputs_loaded_through }} is null
         or {{ loaded_column }}
-        >= {{ dbt.dateadd('day', -1 * var('late_arriving_days'), previous_inputs_loaded_through) }}
+        >= {{ dbt.dateadd('day', -1 * var('late_arriving_days'), previous_inputs_loaded_through) | trim }}
     )
 {%- endmacro %}
 

@@ -75,7 +75,8 @@
     and far below any difference an experiment of this size can resolve.
 #}
 {% macro round_rate(expression) -%}
-    round(cast({{ expression }} as {{ dbt.type_numeric() }}), 6)
+    {#- dbt's type_numeric() is `numeric(28,6)` on Postgres: spaced like the rest of our SQL. -#}
+    round(cast({{ expression }} as {{ dbt.type_numeric() | replace(',', ', ') }}), 6)
 {%- endmacro %}
 
 {#

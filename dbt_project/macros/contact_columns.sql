@@ -17,6 +17,6 @@
     run date, the cycle (text: part of the send ledger's key) and the contact columns. -#}
 {{ relation }}.customer_id,
         {{ relation }}.run_date,
-        cast({{ cycle_key }} as {{ dbt.type_string() }}) as cycle_key,
+        cast({{ cycle_key }} as {{ dbt.type_string() | lower }}) as cycle_key,
         {{ contact_columns(relation) }}
 {%- endmacro %}

@@ -22,7 +22,7 @@
 {%- endmacro %}
 
 {% macro default__date_to_iso_string(date_column) -%}
-    cast({{ date_column }} as {{ dbt.type_string() }})
+    cast({{ date_column }} as {{ dbt.type_string() | lower }})
 {%- endmacro %}
 
 {% macro postgres__date_to_iso_string(date_column) -%}

@@ -21,7 +21,7 @@
     {%- else -%}
         {{ loaded_column }} >= {{ dbt.dateadd(
             'day', -1 * var('late_arriving_days'), loyalty.timestamp_with_time_zone_literal(newest)
-        ) }}
+        ) | trim }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -97,7 +97,10 @@
         ) -%}
         {%- if counts.rows[0][0] != counts.rows[0][1] -%}
             delete from {{ this }}
-            where {{ key }} not in (select {{ key }} from {{ source_relation }} where {{ key }} is not null)
+            where {{ key }} not in (
+                select {{ key }} from {{ source_relation }}
+                where {{ key }} is not null
+            )
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
@@ -112,7 +115,10 @@
     {%- set where = config.get('where') -%}
     {%- if where -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ loyalty.resolve_test_placeholders(where) }}) dbt_subquery
+            (
+                select * from {{ relation }}
+                where {{ loyalty.resolve_test_placeholders(where) }}
+            ) as dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}

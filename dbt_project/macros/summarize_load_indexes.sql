@@ -23,17 +23,17 @@
             {%- do tables.append(node.schema ~ '.' ~ node.identifier) -%}
         {%- endfor -%}
     {%- endif -%}
-    select brin_summarize_new_values(indexes.indexrelid)
-    from pg_catalog.pg_index as indexes
+    select brin_summarize_new_values(index_entries.indexrelid)
+    from pg_catalog.pg_index as index_entries
     inner join pg_catalog.pg_class as index_class
-        on indexes.indexrelid = index_class.oid
+        on index_entries.indexrelid = index_class.oid
     inner join pg_catalog.pg_am as access_methods
         on index_class.relam = access_methods.oid
     where
         access_methods.amname = 'brin'
-        and indexes.indrelid in (
+        and index_entries.indrelid in (
             select to_regclass(table_name)
-            from unnest(array[{% for table in tables %}'{{ table }}'{{ ',' if not loop.last }}{% endfor %}]::text[])
-                as tables (table_name)
+            from unnest(array[{% for table in tables %}'{{ table }}'{{ ', ' if not loop.last }}{% endfor %}]::text[])
+                as shop_tables (table_name)
         )
 {%- endmacro %}

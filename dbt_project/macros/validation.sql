@@ -35,5 +35,5 @@
     that run ahead) describes something that has not happened yet: the row is quarantined.
 #}
 {% macro is_in_the_future(event_timestamp, loaded_timestamp) -%}
-    {{ event_timestamp }} > {{ dbt.dateadd('minute', var('future_timestamp_tolerance_minutes'), loaded_timestamp) }}
+    {{ event_timestamp }} > {{ dbt.dateadd('minute', var('future_timestamp_tolerance_minutes'), loaded_timestamp) | trim }}
 {%- endmacro %}
