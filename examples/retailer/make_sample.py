@@ -162,16 +162,16 @@ def _customers(rng: random.Random) -> Sheet:
 
     new_code = FIRST_CUSTOMER + CUSTOMERS  # codes of spoilt rows: never used by a good row
     bad = [
-        (37, "Data Cadastro", "31/02/2024 10:15", "invalid_timestamp", "31 February does not exist"),
-        (112, "Data Cadastro", "2024-03-14 09:12", "invalid_timestamp", "ISO date among dd/mm/yyyy (mixed formats)"),
-        (205, "Data Cadastro", "14/03/24 09:12", "invalid_timestamp", "two-digit year (mixed formats)"),
-        (260, "Data Cadastro", "", "missing_value", "signup_at is required"),
-        (331, "Data Nascimento", "00/00/0000", "invalid_date", "the ERP's way of saying 'no date'"),
-        (402, "Data Nascimento", "1985-07-15", "invalid_date", "ISO date among dd/mm/yyyy (mixed formats)"),
-        (455, "Data Nascimento", "15.07.1985", "invalid_date", "dotted date (mixed formats)"),
-        (512, "Codigo", "", "missing_value", "customer_id is required"),
-        (588, "Codigo", "C-0588", "invalid_integer", "customer_id is a whole number"),
-        (640, "Aceita E-mail", "talvez", "invalid_boolean", "neither a true nor a false value"),
+        (37, "Data Cadastro", "31/02/2024 10:15", "unparseable_timestamp", "31 February does not exist"),
+        (112, "Data Cadastro", "2024-03-14 09:12", "unparseable_timestamp", "ISO date among dd/mm/yyyy (mixed)"),
+        (205, "Data Cadastro", "14/03/24 09:12", "unparseable_timestamp", "two-digit year (mixed formats)"),
+        (260, "Data Cadastro", "", "missing_required_field", "signup_at is required"),
+        (331, "Data Nascimento", "00/00/0000", "unparseable_date", "the ERP's way of saying 'no date'"),
+        (402, "Data Nascimento", "1985-07-15", "unparseable_date", "ISO date among dd/mm/yyyy (mixed)"),
+        (455, "Data Nascimento", "15.07.1985", "unparseable_date", "dotted date (mixed formats)"),
+        (512, "Codigo", "", "missing_required_field", "customer_id is required"),
+        (588, "Codigo", "C-0588", "unparseable_number", "customer_id is a whole number"),
+        (640, "Aceita E-mail", "talvez", "unparseable_boolean", "neither a true nor a false value"),
     ]
     for copy in range(COPIES["customers"]):
         for offset, (at, column, value, reason, why) in enumerate(bad, start=copy * len(bad)):
@@ -207,10 +207,10 @@ def _products(rng: random.Random) -> Sheet:
         )
     new_code = FIRST_PRODUCT + PRODUCTS
     bad = [
-        (20, "Preço Venda", "a combinar", "invalid_decimal", "not a number"),
-        (66, "Preço Venda", "", "missing_value", "unit_price is required"),
-        (90, "Departamento", "", "missing_value", "category is required"),
-        (121, "Descrição", "", "missing_value", "product_name is required"),
+        (20, "Preço Venda", "a combinar", "unparseable_number", "not a number"),
+        (66, "Preço Venda", "", "missing_required_field", "unit_price is required"),
+        (90, "Departamento", "", "missing_required_field", "category is required"),
+        (121, "Descrição", "", "missing_required_field", "product_name is required"),
     ]
     for offset, (at, column, value, reason, why) in enumerate(bad):
         row = list(sheet.rows[at])
@@ -298,13 +298,13 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
         return row
 
     bad_orders = [
-        (48, "Created at", "2026-02-30 10:00:00 -0300", "invalid_timestamp", "30 February does not exist"),
-        (199, "Created at", "02/03/2026 14:05", "invalid_timestamp", "dd/mm/yyyy among ISO timestamps (mixed formats)"),
-        (377, "Created at", "", "missing_value", "ordered_at is required"),
-        (610, "Customer ID", "", "missing_value", "customer_id is required (a guest checkout)"),
-        (777, "Total", "R$ 89,90", "invalid_decimal", "a currency-formatted total"),
-        (1020, "Financial Status", "", "missing_value", "status is required"),
-        (1300, "Customer ID", "N/A", "invalid_integer", "customer_id is a whole number"),
+        (48, "Created at", "2026-02-30 10:00:00 -0300", "unparseable_timestamp", "30 February does not exist"),
+        (199, "Created at", "02/03/2026 14:05", "unparseable_timestamp", "dd/mm/yyyy among ISO timestamps (mixed)"),
+        (377, "Created at", "", "missing_required_field", "ordered_at is required"),
+        (610, "Customer ID", "", "missing_required_field", "customer_id is required (a guest checkout)"),
+        (777, "Total", "R$ 89,90", "unparseable_number", "a currency-formatted total"),
+        (1020, "Financial Status", "", "missing_required_field", "status is required"),
+        (1300, "Customer ID", "N/A", "unparseable_number", "customer_id is a whole number"),
     ]
     for copy in range(COPIES["orders"]):
         for offset, (at, column, value, reason, why) in enumerate(bad_orders, start=copy * len(bad_orders)):
@@ -316,9 +316,10 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
         orders.spoil(at, duplicate, "Name", "duplicate_key", f"Name {duplicate[0]} was already on an earlier line")
     orders.spoil(811, orders.rows[810][:4], None, "wrong_field_count", "line cut short")
     orders.spoil(ORDERS, ["Exported by the shop admin, 1/1 pages"], None, "wrong_field_count", "a footer line")
-    # Loaded by the loader (nothing wrong with the row itself); dbt's data contract quarantines them.
+    # Every value parses, but the customer does not exist.
     for offset, at in enumerate((250, 950), start=len(bad_orders) * COPIES["orders"]):
-        orders.spoil(at, order_variant(at, offset, "Customer ID", str(90_000 + at)), "Customer ID", "", "")
+        row = order_variant(at, offset, "Customer ID", str(90_000 + at))
+        orders.spoil(at, row, "Customer ID", "unknown_customer", "no customer with that code in clientes.csv")
 
     def line_variant(at: int, offset: int, column: str, value: str) -> list[str]:
         row = list(lines.rows[at])
@@ -327,13 +328,13 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
         return row
 
     bad_lines = [
-        (31, "Lineitem quantity", "2.5", "invalid_integer", "a fractional quantity"),
-        (402, "Lineitem quantity", "", "missing_value", "quantity is required"),
-        (803, "Lineitem sku", "", "missing_value", "product_id is required (a custom line item)"),
-        (1207, "Lineitem sku", "CAM-BAS-P", "invalid_integer", "a text SKU where the ERP code is expected"),
-        (1666, "Lineitem price", "", "missing_value", "unit_price is required"),
-        (2050, "Lineitem price", "12,90", "invalid_decimal", "a `,` decimal in a `.` decimal file"),
-        (2400, "Name", "", "missing_value", "order_id is required"),
+        (31, "Lineitem quantity", "2.5", "unparseable_number", "a fractional quantity"),
+        (402, "Lineitem quantity", "", "missing_required_field", "quantity is required"),
+        (803, "Lineitem sku", "", "missing_required_field", "product_id is required (a custom line item)"),
+        (1207, "Lineitem sku", "CAM-BAS-P", "unparseable_number", "a text SKU where the ERP code is expected"),
+        (1666, "Lineitem price", "", "missing_required_field", "unit_price is required"),
+        (2050, "Lineitem price", "12,90", "unparseable_number", "a `,` decimal in a `.` decimal file"),
+        (2400, "Name", "", "missing_required_field", "order_id is required"),
     ]
     size = len(lines.rows)
     for copy in range(COPIES["order_lines"]):
@@ -350,19 +351,21 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
         row = line_variant(at, offset, "Lineitem name", "Kit Verão")
         row.insert(line_header.index("Lineitem name") + 1, " Azul")
         lines.spoil(at, row, None, "wrong_field_count", "an unquoted comma in Lineitem name")
-    for offset, (at, column, value) in enumerate(
-        ((120, "Lineitem quantity", "-1"), (1500, "Lineitem quantity", "0"), (2022, "Name", "#999999")),
+    for offset, (at, column, value, reason, why) in enumerate(
+        (
+            (120, "Lineitem quantity", "-1", "non_positive_quantity", "a return exported as a line"),
+            (1500, "Lineitem quantity", "0", "non_positive_quantity", "a cancelled item exported as a line"),
+            (2022, "Name", "#999999", "unknown_order", "an order that is not in orders.csv"),
+            (1111, "Lineitem sku", "9999", "unknown_product", "a product that is not in produtos.csv"),
+        ),
         start=extra + 2,
     ):
-        lines.spoil(at, line_variant(at, offset, column, value), column, "", "")
+        lines.spoil(at, line_variant(at, offset, column, value), column, reason, why)
     return orders, lines
 
 
-CONTRACT_RULES = {  # dbt's data contract rule for the rows the loader loads but dbt quarantines
+CONTRACT_RULES = {  # dbt's data contract rule for the values the loader loads but dbt sets aside
     ("customers", "Celular"): ("malformed_phone", "not E.164: dbt drops the phone, keeps the customer"),
-    ("orders", "Customer ID"): ("unknown_customer", "no customer with that code"),
-    ("order_lines", "Lineitem quantity"): ("non_positive_quantity", "a return or a cancelled item exported as a line"),
-    ("order_lines", "Name"): ("unknown_order", "an order that is not in orders.csv"),
 }
 
 
