@@ -179,14 +179,14 @@ def _customers(rng: random.Random) -> Sheet:
             row = variant(place, new_code + offset)
             row[header.index(column)] = value
             sheet.spoil(place, row, column, reason, why)
-    # The same customer exported twice (an ERP join fan-out): the later row is the duplicate.
-    for at, original in ((150, 149), (590, 300)):
+    # The same customer exported twice, an outdated copy first: the last row of a key wins.
+    for original in (149, 300):
         row = variant(original)
-        row[header.index("E-mail")] = row[header.index("E-mail")].replace("@", ".old@")
-        sheet.spoil(at, row, "Codigo", "duplicate_key", f"Codigo {row[0]} was already on an earlier line")
+        row[header.index("E-mail")] = row[header.index("E-mail")].replace("@", ".antigo@")
+        sheet.spoil(original, row, "Codigo", "duplicate_key", f"Codigo {row[0]} again on the next line")
     # Garbage lines: a report footer and a line cut short.
-    sheet.spoil(CUSTOMERS, [f"Total de registros: {CUSTOMERS + 25}"], None, "wrong_field_count", "report footer")
-    sheet.spoil(444, variant(444)[:6], None, "wrong_field_count", "line cut short")
+    sheet.spoil(CUSTOMERS, [f"Total de registros: {CUSTOMERS + 25}"], None, "malformed_row", "report footer")
+    sheet.spoil(444, variant(444)[:6], None, "malformed_row", "line cut short")
     # Loaded by the loader; dbt's data contract drops the value (the customer stays).
     row = variant(555, new_code + len(bad) * COPIES["customers"])
     row[header.index("Celular")] = "(11) 98765-4321"
@@ -219,7 +219,7 @@ def _products(rng: random.Random) -> Sheet:
         sheet.spoil(at, row, column, reason, why)
     duplicate = list(sheet.rows[30])
     duplicate[header.index("Preço Venda")] = "1,00"
-    sheet.spoil(101, duplicate, "Código", "duplicate_key", f"Código {duplicate[0]} was already on an earlier line")
+    sheet.spoil(30, duplicate, "Código", "duplicate_key", f"Código {duplicate[0]} again on the next line")
     return sheet
 
 
@@ -310,12 +310,13 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
         for offset, (at, column, value, reason, why) in enumerate(bad_orders, start=copy * len(bad_orders)):
             place = _spread(at % ORDERS, copy, ORDERS)
             orders.spoil(place, order_variant(place, offset, column, value), column, reason, why)
-    for at, original in ((900, 500), (610, 77)):
+    for original in (500, 77):  # exported while pending, then again once paid: the last row of a key wins
         duplicate = list(orders.rows[original])
-        duplicate[order_header.index("Financial Status")] = "refunded"
-        orders.spoil(at, duplicate, "Name", "duplicate_key", f"Name {duplicate[0]} was already on an earlier line")
-    orders.spoil(811, orders.rows[810][:4], None, "wrong_field_count", "line cut short")
-    orders.spoil(ORDERS, ["Exported by the shop admin, 1/1 pages"], None, "wrong_field_count", "a footer line")
+        duplicate[order_header.index("Financial Status")] = "pending"
+        duplicate[order_header.index("Paid at")] = ""
+        orders.spoil(original, duplicate, "Name", "duplicate_key", f"Name {duplicate[0]} again on the next line")
+    orders.spoil(811, orders.rows[810][:4], None, "malformed_row", "line cut short")
+    orders.spoil(ORDERS, ["Exported by the shop admin, 1/1 pages"], None, "malformed_row", "a footer line")
     # Every value parses, but the customer does not exist.
     for offset, at in enumerate((250, 950), start=len(bad_orders) * COPIES["orders"]):
         row = order_variant(at, offset, "Customer ID", str(90_000 + at))
@@ -343,14 +344,14 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
             lines.spoil(place, line_variant(place, offset, column, value), column, reason, why)
     extra = len(bad_lines) * COPIES["order_lines"]
     for at in (700, 1900):
-        row = list(lines.rows[at - 1])
+        row = list(lines.rows[at])
         row[line_header.index("Lineitem quantity")] = "5"
-        lines.spoil(at, row, "Lineitem id", "duplicate_key", f"Lineitem id {row[1]} was already on the line above")
+        lines.spoil(at, row, "Lineitem id", "duplicate_key", f"Lineitem id {row[1]} again on the next line")
     # A comma in a product name that was not quoted: one field too many.
     for offset, at in enumerate((1800, 333), start=extra):
         row = line_variant(at, offset, "Lineitem name", "Kit Verão")
         row.insert(line_header.index("Lineitem name") + 1, " Azul")
-        lines.spoil(at, row, None, "wrong_field_count", "an unquoted comma in Lineitem name")
+        lines.spoil(at, row, None, "malformed_row", "an unquoted comma in Lineitem name")
     for offset, (at, column, value, reason, why) in enumerate(
         (
             (120, "Lineitem quantity", "-1", "non_positive_quantity", "a return exported as a line"),
@@ -457,7 +458,7 @@ def _write_readme_table(bad_rows: list[BadRow], contract: list[BadRow]) -> None:
         kinds: dict[tuple[str, str, str, str, str], list[int]] = {}
         for row in rows:
             value = _cell(row.value) if row.reason != "duplicate_key" else ""
-            why = row.why if row.reason != "duplicate_key" else "a key already on an earlier line"
+            why = row.why if row.reason != "duplicate_key" else "an earlier row of a key that the next line repeats"
             kinds.setdefault((row.file, row.column or "(line)", value, row.reason, why), []).append(row.line)
         for (file, column, value, reason, why), numbers in kinds.items():
             table.append(f"| {file} | {column} | {value} | `{reason}` | {why} | {', '.join(map(str, numbers))} |")
