@@ -6,7 +6,9 @@ and a mapping for it, then times, each in its own process so its peak RSS is its
 - baseline: a bare `COPY raw.order_lines FROM STDIN (FORMAT csv, HEADER)` of the file, streamed in
   1 MiB chunks through psycopg, into a fresh scratch table of raw.order_lines' shape (its key and
   indexes included), no parsing, no validation;
-- ours: `loyalty.loader.load(mapping)` with validation on, into raw.order_lines (emptied first).
+- ours: `loyalty.loader.load(mapping)` with validation on, into raw.order_lines (emptied first): every
+  value parsed, the value checks, duplicate keys, and each line's order and product looked up in
+  raw.orders and raw.products (written first with generate_series, so every line loads).
 
 Give --rows twice (e.g. `--rows 1000000 --rows 10000000`) to see the loader's peak memory at two file
 sizes: it should be flat in file size. The scratch database `loyalty_bench_load` is created on the server of
@@ -74,6 +76,24 @@ def write_mapping(folder: Path, csv_path: Path) -> Path:
     return mapping
 
 
+def write_references(url: str, rows: int) -> None:
+    """The products and orders the lines refer to, so the loader's reference checks find them."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("truncate raw.products, raw.orders")
+        conn.execute(
+            "insert into raw.products (product_id, product_name, category, unit_price) "
+            "select product_id, 'product ' || product_id, 'apparel', 10 from generate_series(1, %s) as product_id",
+            [PRODUCTS],
+        )
+        conn.execute(
+            "insert into raw.orders (order_id, customer_id, ordered_at, status, order_total) "
+            "select 'O' || lpad(number::text, 9, '0'), number, '2026-01-01', 'completed', 10 "
+            "from generate_series(0, %s) as number",
+            [(rows - 1) // LINES_PER_ORDER],
+        )
+        conn.execute("analyze raw.products, raw.orders")
+
+
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -135,6 +155,7 @@ def main() -> None:
             size_mib = csv_path.stat().st_size / 2**20
             print(f"{rows:,} order lines: {size_mib:,.0f} MiB of CSV written in {seconds:.0f} s", flush=True)
             mapping = write_mapping(scratch, csv_path)
+            write_references(url, rows)
 
             before = load_average()
             seconds, peak, loaded = in_child(_bare_copy, url, str(csv_path))
