@@ -73,6 +73,24 @@ class TestSampleRetailer:
             assert contents[entity][0] == expected["rows_loaded"], entity
         assert contents["quarantine"][0] == sum(e["rows_quarantined"] for e in EXPECTED["entities"].values())
 
+    def test_every_bad_row_is_quarantined_with_its_file_line_column_and_reason(self, warehouse_url: str) -> None:
+        """raw.quarantine holds exactly the deliberately bad rows of examples/retailer/README.md: each at its
+        file and line, with the source column that broke (none for a malformed line) and the reason."""
+        empty_app_tables(warehouse_url)
+        assert load is not None
+        load(MAPPING, url=warehouse_url)
+
+        with psycopg.connect(warehouse_url) as conn:
+            found = conn.execute(
+                "select source_table, source_file, source_line, source_column, rule from raw.quarantine"
+            ).fetchall()
+        quarantined = sorted((table, Path(file).name, line, column, rule) for table, file, line, column, rule in found)
+        expected = sorted(
+            (f"raw.{row['entity']}", row["file"], row["line"], row["column"], row["reason"])
+            for row in EXPECTED["bad_rows"]
+        )
+        assert quarantined == expected
+
     def test_a_second_load_changes_nothing(self, warehouse_url: str) -> None:
         """Loading the same files again loads nothing new, quarantines nothing twice and leaves every
         raw row (loaded_at included) as it was."""
