@@ -1,4 +1,4 @@
-"""Airflow DAGs for loyalty: the warehouse and metrics DAGs, and one DAG per spec in workflows/.
+"""Airflow DAGs for loyalty: the load, warehouse and metrics DAGs, and one DAG per spec in workflows/.
 
 All logic lives in loyalty.orchestration.factory; a broken spec becomes its own failing
 `<name>__invalid_spec` DAG that shows the error, and never hides the other workflows.

@@ -29,6 +29,7 @@ APP_TABLES = (
     "raw.quarantine",
     "raw.quality_results",
     "raw.quality_checked_loads",
+    "raw.loaded_files",
     "loyalty.send_ledger",
     "loyalty.journey_entries",
     "loyalty.completed_plans",

@@ -200,6 +200,67 @@ def report_command(
         print(report.to_json(figures))
 
 
+@app.command("load")
+def load_command(
+    mapping: Annotated[Path, typer.Option("--mapping", help="The mapping file (sources, columns, formats).")],
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Load your own data (CSV, Parquet, Postgres) into the raw tables; bad rows are quarantined with file,
+    line, column and reason. Exit 2 only when the mapping is wrong or a source cannot be read."""
+    from rich.markup import escape
+
+    from loyalty.loader import MappingError, SourceError, load
+    from loyalty.loader.render import render_table
+
+    if format not in {"table", "json"}:
+        console.print(f"[red]unknown format {format!r}[/red]: use table or json")
+        raise typer.Exit(2)
+    try:
+        report = load(mapping)
+    except (MappingError, SourceError) as error:
+        console.print(f"[red]✗[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if format == "json":
+        print(report.to_json())
+    else:
+        console.print(render_table(report))
+
+
+mapping_app = typer.Typer(no_args_is_help=True, help="Load mappings (`loyalty load`): validate, publish the schema.")
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("validate")
+def mapping_validate(path: Annotated[Path, typer.Argument(help="The mapping file.")]) -> None:
+    """Validate a mapping file without loading (errors name file, line and field)."""
+    from rich.markup import escape
+
+    from loyalty.loader import MappingError, read_mapping
+
+    try:
+        read_mapping(path)
+    except MappingError as error:
+        console.print(f"[red]✗[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(f"[green]✓[/green] {path} is a valid mapping", highlight=False)
+
+
+@mapping_app.command("schema")
+def mapping_schema(
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """The JSON Schema of a load mapping (committed as plugins/loyalty/loader/mapping.schema.json)."""
+    import json
+
+    from loyalty.loader import mapping_json_schema
+
+    text = json.dumps(mapping_json_schema(), indent=2) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        print(text, end="")
+
+
 dashboards_app = typer.Typer(
     help="Apache Superset with the loyalty dashboards (superset/bundle): `loyalty dashboards` starts it.",
     invoke_without_command=True,

@@ -48,9 +48,19 @@ def _audience_renderings() -> Iterator[tuple[str, str]]:
     yield "every channel", text
 
 
+def _loader_apply_renderings() -> Iterator[tuple[str, str]]:
+    from loyalty.loader.entities import ENTITIES
+    from loyalty.loader.run import apply_sql
+
+    for entity in ENTITIES.values():
+        yield f"{entity.name}, every field", apply_sql(entity, list(entity.field_names))
+        yield f"{entity.name}, required fields", apply_sql(entity, list(entity.required))
+
+
 RENDERINGS = {
     (SQL_DIR, "ledger/plan_action.sql"): _plan_action_renderings,
     (SQL_DIR, "quality/audience.sql"): _audience_renderings,
+    (SQL_DIR, "loader/apply.sql"): _loader_apply_renderings,
 }
 
 

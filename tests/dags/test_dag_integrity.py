@@ -37,11 +37,11 @@ def _dagbag(dag_folder: Path):
 
 
 def test_every_dag_file_imports(airflow_home: Path) -> None:
-    """No import errors, and one DAG per spec plus the warehouse and metrics DAGs."""
+    """No import errors, and one DAG per spec plus the load, warehouse and metrics DAGs."""
     started = time.perf_counter()
     bag = _dagbag(DAGS_DIR)
     assert bag.import_errors == {}
-    expected = {"loyalty_warehouse", "loyalty_metrics"} | {p.stem for p in spec_paths(WORKFLOWS_DIR)}
+    expected = {"loyalty_load", "loyalty_warehouse", "loyalty_metrics"} | {p.stem for p in spec_paths(WORKFLOWS_DIR)}
     assert set(bag.dag_ids) == expected
     assert time.perf_counter() - started < 30, "parsing must stay cheap: no warehouse or network at parse time"
 
@@ -117,3 +117,12 @@ def test_warehouse_dag_checks_raw_data_before_dbt_and_features_after(airflow_hom
     bag = _dagbag(DAGS_DIR)
     assert bag.import_errors == {}
     _assert_quality_gates_around_dbt(bag.dags["loyalty_warehouse"])
+
+
+def test_load_dag_is_scheduled_and_emits_the_raw_asset(airflow_home: Path) -> None:
+    """`loyalty_load` runs hourly without catch-up and its one task emits loyalty://warehouse/raw."""
+    bag = _dagbag(DAGS_DIR)
+    dag = bag.dags["loyalty_load"]
+    assert not dag.catchup
+    (task,) = dag.tasks
+    assert [outlet.uri for outlet in task.outlets] == ["loyalty://warehouse/raw"]

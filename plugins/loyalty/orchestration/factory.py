@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 DBT_MANIFEST_ENV = "LOYALTY_DBT_MANIFEST"
 WAREHOUSE_ASSET = Asset("loyalty://warehouse/marts")
 SENDS_ASSET = Asset("loyalty://ledger/sends")
+RAW_ASSET = Asset("loyalty://warehouse/raw")  # emitted when `loyalty_load` loaded the retailer's files
+LOAD_MAPPING_VARIABLE = "loyalty_load_mapping"  # Airflow Variable; else the LOYALTY_LOAD_MAPPING env var
+LOAD_MAPPING_ENV = "LOYALTY_LOAD_MAPPING"
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS = {"retries": 2, "retry_delay": dt.timedelta(seconds=30)}
 RUN_PARAMS = {
@@ -204,6 +207,67 @@ def metrics_dag() -> DAG:
     return dag
 
 
+def load_dag() -> DAG:
+    """Scheduled `loyalty load`: the mapping from the Airflow Variable `loyalty_load_mapping` or the
+    LOYALTY_LOAD_MAPPING env var (read when the task runs, never at parse time)."""
+    with DAG(
+        dag_id="loyalty_load",
+        schedule="@hourly",
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["loyalty", "load", "raw"],
+        default_args={"owner": "data-platform", **DEFAULT_ARGS},
+        doc_md=(
+            "Loads the retailer's files or source tables into the raw tables with `loyalty load` (the mapping "
+            f"file named by the Variable `{LOAD_MAPPING_VARIABLE}` or `{LOAD_MAPPING_ENV}`): streamed, bad rows "
+            "quarantined with file, line, column and reason, each file once (by checksum) and whole or not at "
+            "all, so a retry or a re-run never loads twice. Skips when no mapping is configured; emits "
+            f"`{RAW_ASSET.uri}` after a load. A wrong mapping fails without retries (fix the file)."
+        ),
+    ) as dag:
+        _load_task()
+    return dag
+
+
+def _load_task() -> XComArg:
+    @task(task_id="load", outlets=[RAW_ASSET])
+    def load() -> dict[str, Any]:
+        """Every source of the mapping, in dependency order; the per-source summary in the log and XCom."""
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from loyalty.loader import MappingError, SourceError
+        from loyalty.loader import load as load_mapping
+        from loyalty.orchestration.connections import warehouse_url
+
+        path = Variable.get(LOAD_MAPPING_VARIABLE, default=None) or os.environ.get(LOAD_MAPPING_ENV)
+        if not path:
+            raise AirflowSkipException(f"no mapping: set the Variable {LOAD_MAPPING_VARIABLE} or {LOAD_MAPPING_ENV}")
+        try:
+            report = load_mapping(Path(path), warehouse_url())
+        except MappingError as error:  # the mapping, not the machine: retrying cannot help
+            raise AirflowFailException(str(error)) from error
+        except SourceError as error:  # a source database down or a file being written: worth a retry
+            raise RuntimeError(str(error)) from error
+        for summary in report.sources:
+            log.info(
+                "%s %s: read %s, loaded %s (%s new, %s changed), quarantined %s %s%s",
+                summary.entity,
+                summary.source,
+                summary.rows_read,
+                summary.rows_loaded,
+                summary.rows_inserted,
+                summary.rows_updated,
+                summary.rows_quarantined,
+                summary.quarantined_by_reason or "",
+                " (already loaded)" if summary.already_loaded else "",
+            )
+        return report.as_dict()
+
+    return load()
+
+
 def _doc_md(spec: WorkflowSpec) -> str:
     from loyalty.specs import compile_journey
 
@@ -351,11 +415,11 @@ def invalid_spec_dag(spec_path: Path, error: Exception) -> DAG:
 
 
 def all_dags(workflows_dir: Path | None = None) -> dict[str, DAG]:
-    """Every DAG of the project by dag_id: warehouse, metrics, and one per workflow spec."""
+    """Every DAG of the project by dag_id: load, warehouse, metrics, and one per workflow spec."""
     from loyalty.paths import WORKFLOWS_DIR
     from loyalty.specs import SpecError, spec_paths
 
-    dags = {"loyalty_warehouse": warehouse_dag(), "loyalty_metrics": metrics_dag()}
+    dags = {"loyalty_warehouse": warehouse_dag(), "loyalty_metrics": metrics_dag(), "loyalty_load": load_dag()}
     for path in spec_paths(workflows_dir or WORKFLOWS_DIR):
         try:
             dag = workflow_dag(path)

@@ -234,3 +234,26 @@ create table if not exists raw.quality_checked_loads (
 -- The quarantined row's own loaded_at, exactly: a rerun replaces the raw check's quarantine rows of
 -- the window it reads, and only those.
 alter table raw.quarantine add column if not exists source_loaded_at timestamptz;
+
+-- ---------------------------------------------------------------- raw: bring your own data (loyalty.loader, `loyalty load`)
+-- A row `loyalty load` rejected: where it came from (file or source label, line or row number, the source
+-- column) and the load that read it. Null for the rows other checks quarantine.
+alter table raw.quarantine add column if not exists source_file text;
+alter table raw.quarantine add column if not exists source_line bigint;
+alter table raw.quarantine add column if not exists source_column text;
+alter table raw.quarantine add column if not exists load_id text;
+
+-- One row per loaded source content (sha256 of the file, or of a database source's COPY output), written in the
+-- same transaction as its rows: the same content again is a no-op, a crash leaves the rows and this row or neither.
+create table if not exists raw.loaded_files (
+    entity           text not null,
+    sha256           text not null,
+    source_name      text not null,
+    load_id          text not null,
+    rows_read        bigint not null,
+    rows_loaded      bigint not null,
+    rows_unchanged   bigint not null,
+    rows_quarantined bigint not null,
+    loaded_at        timestamptz not null default now(),
+    primary key (entity, sha256)
+);

@@ -1,0 +1,241 @@
+"""`load(mapping_path)`: every source of a mapping into the raw tables, one transaction per file.
+
+The flow per file: sha256 (the same content loaded before is a no-op) → stream record batches from the
+source → parse them with pyarrow (loyalty.loader.parsing) → COPY each batch, as CSV, into a temporary
+staging table → one statement classifies, quarantines and upserts (sql/loader/apply.sql) → record the
+file in raw.loaded_files. All of it in one transaction: a failure mid-file leaves nothing of that file.
+Entities load in dependency order, so an order's customer may come from the same load.
+Everything is checked before anything loads: the mapping, every glob, every file's header.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from psycopg import sql
+
+from loyalty import warehouse
+from loyalty.loader.entities import ENTITIES, Entity
+from loyalty.loader.mapping import EntityMapping, MappingError, read_mapping, where
+from loyalty.loader.parsing import CANONICAL, formats_of, parse_batch, row_data
+from loyalty.loader.report import LoadReport, SourceSummary
+from loyalty.loader.sources import DatabaseSource, FileSource, Malformed, SourceBatch, resolve_sources
+from loyalty.sql_files import query
+
+__all__ = ["apply_sql", "load"]
+
+log = logging.getLogger(__name__)
+META_COLUMNS = ("source_line", "read_reason", "read_field", "row_data")
+COPY_OPTIONS = pa_csv.WriteOptions(include_header=False, batch_size=65536)
+
+
+class _AlreadyLoaded(Exception):
+    """A database source whose streamed content turned out to be loaded before: roll its load back."""
+
+
+def _check_columns(
+    mapping_path: Path, text: str, entity: str, mapping: EntityMapping, found: list[str] | None, label: str
+) -> None:
+    if found is None:
+        return  # a file of 0 bytes: nothing to check, nothing to load
+    missing = {name: column for name, column in mapping.column_map().items() if column not in found}
+    if missing:
+        problems = [
+            f"{where(mapping_path, text, 'entities', entity, 'columns', name)}: column {column!r} is not in {label}"
+            for name, column in missing.items()
+        ]
+        raise MappingError("\n".join(problems) + f"\n  {label} has: {', '.join(found) or '(no columns)'}")
+
+
+def _plan(mapping_path: Path) -> tuple[str, list[tuple[Entity, EntityMapping, Any, Any]]]:
+    """Every (entity, mapping, source, header) to load, checked before anything loads."""
+    mapping, text = read_mapping(mapping_path)
+    plan = []
+    for name, entity_mapping in mapping.by_entity().items():
+        for source in resolve_sources(mapping_path, text, name, entity_mapping):
+            if isinstance(source, FileSource):
+                header: Any = source.header(entity_mapping)
+                _check_columns(mapping_path, text, name, entity_mapping, header, source.label)
+            else:
+                header = source.describe()
+                _check_columns(mapping_path, text, name, entity_mapping, list(header), source.label)
+            plan.append((ENTITIES[name], entity_mapping, source, header))
+    return mapping.timezone, plan
+
+
+def load(mapping_path: Path, url: str | None = None) -> LoadReport:
+    """Load every source the mapping names into the raw tables (the warehouse at `url`, default resolved).
+
+    Raises MappingError (the mapping is wrong: a field, a column not in a file, a glob matching nothing)
+    or SourceError (a source cannot be read); bad rows never raise, they are quarantined and counted."""
+    timezone, plan = _plan(mapping_path)
+    report = LoadReport(load_id=uuid.uuid4().hex)
+    with warehouse.connect(url or warehouse.resolve_url(), autocommit=True) as conn:
+        if conn.execute("select to_regclass('raw.loaded_files')").fetchone() == (None,):
+            warehouse.run_sql_file(conn, "schema.sql")  # a warehouse older than the loader
+        for entity, entity_mapping, source, header in plan:
+            summary = _load_source(conn, entity, entity_mapping, source, header, timezone, report.load_id)
+            log.info("%s %s: %s", entity.name, summary.source, summary)
+            report.sources.append(summary)
+    return report
+
+
+def _load_source(
+    conn: psycopg.Connection,
+    entity: Entity,
+    mapping: EntityMapping,
+    source: FileSource | DatabaseSource,
+    header: Any,
+    timezone: str,
+    load_id: str,
+) -> SourceSummary:
+    summary = SourceSummary(entity=entity.name, source=source.label)
+    checksum = source.checksum() if isinstance(source, FileSource) else None
+    summary.checksum = checksum
+    try:
+        with conn.transaction():
+            if checksum is not None and _seen(conn, entity, checksum):
+                summary.already_loaded = True
+                summary.notes.append("already loaded (same content): nothing to do")
+                return summary
+            if header is None:
+                summary.notes.append("empty file (0 bytes)")
+            conn.execute(query("loader/create_stage.sql", identifiers={"target": sql.Identifier("raw", entity.table)}))
+            malformed = Malformed()
+            batches: Iterator[SourceBatch] = iter(())
+            if (isinstance(source, FileSource) and header is not None) or isinstance(source, DatabaseSource):
+                batches = source.batches(mapping, header, malformed)
+            _copy(conn, entity, mapping, timezone, batches, malformed)
+            if isinstance(source, DatabaseSource):
+                checksum = summary.checksum = source.checksum_of_stream
+                assert checksum is not None
+                if _seen(conn, entity, checksum):
+                    raise _AlreadyLoaded
+            _apply(conn, entity, mapping, source.label, load_id, summary)
+            if summary.rows_read == 0 and header is not None:
+                summary.notes.append("no rows (header only)" if isinstance(source, FileSource) else "no rows")
+            conn.execute(
+                query("loader/record_file.sql"),
+                {
+                    "entity": entity.name,
+                    "checksum": checksum,
+                    "source": source.label,
+                    "load_id": load_id,
+                    "rows_read": summary.rows_read,
+                    "rows_loaded": summary.rows_loaded,
+                    "rows_unchanged": summary.rows_unchanged,
+                    "rows_quarantined": summary.rows_quarantined,
+                },
+            )
+    except _AlreadyLoaded:
+        summary.already_loaded = True
+        summary.notes.append("already loaded (same content): nothing to do")
+    return summary
+
+
+def _seen(conn: psycopg.Connection, entity: Entity, checksum: str) -> bool:
+    params = {"entity": entity.name, "checksum": checksum}
+    conn.execute(query("loader/lock_file.sql"), params)
+    return conn.execute(query("loader/file_seen.sql"), params).fetchone() is not None
+
+
+def _copy(
+    conn: psycopg.Connection,
+    entity: Entity,
+    mapping: EntityMapping,
+    timezone: str,
+    batches: Iterator[SourceBatch],
+    malformed: Malformed,
+) -> None:
+    """COPY every parsed batch into load_stage as CSV (pyarrow writes it; no per-row Python)."""
+    fields = [name for name in entity.field_names if name in mapping.column_map()]
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in (*META_COLUMNS, *fields))
+    statement = query("loader/copy_stage.sql", identifiers={"columns": columns})
+    text_formats = formats_of(mapping, timezone)
+    typed_formats = replace(CANONICAL, timezone=timezone)  # a typed column's text is ISO, in the mapping's timezone
+    with conn.cursor().copy(statement) as copy:
+        for batch in batches:
+            formats = {name: typed_formats if name in batch.typed else text_formats for name in batch.texts}
+            parsed = parse_batch(entity, batch.texts, formats, batch.read_reason, batch.read_field)
+            failing = pc.is_valid(parsed.reason)
+            table = pa.table(
+                {
+                    "source_line": batch.lines,
+                    "read_reason": parsed.reason,
+                    "read_field": parsed.reason_field,
+                    "row_data": row_data(batch.originals, failing),
+                    **{name: parsed.values[name] for name in fields},
+                }
+            )
+            copy.write(_csv(table))
+        if malformed.rows:  # known only once the whole source is read
+            lines = [line for line, _ in malformed.rows]
+            documents = [json.dumps({"line": text}, ensure_ascii=False) for _, text in malformed.rows]
+            table = pa.table(
+                {
+                    "source_line": pa.array(lines, pa.int64()),
+                    "read_reason": pa.array(["malformed_row"] * len(lines)),
+                    "read_field": pa.nulls(len(lines), pa.string()),
+                    "row_data": pa.array(documents, pa.string()),
+                    **{name: pa.nulls(len(lines), pa.string()) for name in fields},
+                }
+            )
+            copy.write(_csv(table))
+
+
+def _csv(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, COPY_OPTIONS)
+    return buffer.getvalue()
+
+
+def apply_sql(entity: Entity, columns: list[str]) -> str:
+    """sql/loader/apply.sql shaped for an entity and the fields a mapping gives (names from
+    loyalty.loader.entities only, never from the mapping file)."""
+    rendered = query(
+        "loader/apply.sql",
+        structure={
+            "table": entity.table,
+            "key": entity.key,
+            "columns": columns,
+            "checks": entity.checks,
+            "references": entity.references,
+        },
+    )
+    assert isinstance(rendered, str)
+    return rendered
+
+
+def _apply(
+    conn: psycopg.Connection, entity: Entity, mapping: EntityMapping, label: str, load_id: str, summary: SourceSummary
+) -> None:
+    columns = [name for name in entity.field_names if name in mapping.column_map()]
+    row = conn.execute(
+        apply_sql(entity, columns),
+        {
+            "source_table": f"raw.{entity.table}",
+            "source_file": label,
+            "source_columns": json.dumps(mapping.column_map()),
+            "load_id": load_id,
+        },
+    ).fetchone()
+    assert row is not None
+    rows_read, rows_valid, inserted, updated, by_reason = row
+    summary.rows_read = rows_read
+    summary.rows_loaded = rows_valid
+    summary.rows_inserted = inserted
+    summary.rows_updated = updated
+    summary.rows_unchanged = rows_valid - inserted - updated
+    summary.quarantined_by_reason = dict(sorted(by_reason.items()))
+    summary.rows_quarantined = sum(by_reason.values())

@@ -1,0 +1,149 @@
+-- One file's staged rows in one statement: each row's first failing rule (the parser's read error,
+-- then the entity's value checks, a key repeated later in the file, a reference to a row that is not in
+-- raw), failing rows into raw.quarantine with file, line and source column, and the rest upserted on the
+-- natural key. An unchanged row is not rewritten, so loaded_at (the dbt models' load window) moves only
+-- for new and changed rows. Shape from loyalty.loader.entities: columns, checks, references.
+with
+
+staged as (
+
+    select
+        load_stage.*,
+        row_number() over (
+            partition by load_stage.{{ key }}, load_stage.read_reason is null
+            order by load_stage.source_line desc
+        ) as key_rank
+
+    from load_stage
+
+),
+
+classified as (
+
+    select
+        staged.*,
+        case
+            when staged.read_reason is not null then array[staged.read_reason, staged.read_field]
+            {%- for check in checks %}
+            when staged.{{ check.field }} {{ check.operator }} 0 then array['{{ check.reason }}', '{{ check.field }}']
+            {%- endfor %}
+            when staged.key_rank > 1 then array['duplicate_key', '{{ key }}']
+            {%- for reference in references %}
+            when not exists (
+                    select from raw.{{ reference.table }} as referenced
+                    where referenced.{{ reference.key }} = staged.{{ reference.field }}
+                ) then array['{{ reference.reason }}', '{{ reference.field }}']
+            {%- endfor %}
+        end as verdict
+
+    from staged
+
+),
+
+quarantined as (
+
+    insert into raw.quarantine (source_table, rule, row_data, source_file, source_line, source_column, load_id)
+    select
+        %(source_table)s,
+        classified.verdict[1] as rule,
+        coalesce(
+            classified.row_data,
+            jsonb_strip_nulls(
+                to_jsonb(classified) - array['source_line', 'read_reason', 'read_field', 'row_data', 'key_rank', 'verdict']
+            )
+        ) as row_data,
+        %(source_file)s,
+        classified.source_line,
+        %(source_columns)s::jsonb ->> classified.verdict[2] as source_column,
+        %(load_id)s
+
+    from classified
+    where classified.verdict is not null
+    returning rule
+
+),
+
+upserted as (
+
+    insert into raw.{{ table }} as raw_row (
+        {%- for column in columns %}
+        {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+    select
+        {%- for column in columns %}
+        classified.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from classified
+    where classified.verdict is null
+    on conflict ({{ key }}) do update
+        set
+            {%- for column in columns if column != key %}
+            {{ column }} = excluded.{{ column }},
+            {%- endfor %}
+            loaded_at = now()
+        where (
+            {%- for column in columns %}
+            raw_row.{{ column }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ) is distinct from (
+            {%- for column in columns %}
+            excluded.{{ column }}{{ "," if not loop.last }}
+            {%- endfor %}
+        )
+    returning (raw_row.xmax = 0) as is_inserted
+
+),
+
+row_counts as (
+
+    select
+        count(*) as rows_read,
+        count(*) filter (where classified.verdict is null) as rows_valid
+
+    from classified
+
+),
+
+upsert_counts as (
+
+    select
+        count(*) filter (where upserted.is_inserted) as rows_inserted,
+        count(*) filter (where not upserted.is_inserted) as rows_updated
+
+    from upserted
+
+),
+
+quarantine_counts as (
+
+    select
+        quarantined.rule,
+        count(*) as rule_rows
+
+    from quarantined
+    group by quarantined.rule
+
+),
+
+quarantine_summary as (
+
+    select
+        coalesce(
+            jsonb_object_agg(quarantine_counts.rule, quarantine_counts.rule_rows), '{}'::jsonb
+        ) as quarantined_by_reason
+
+    from quarantine_counts
+
+)
+
+select
+    row_counts.rows_read,
+    row_counts.rows_valid,
+    upsert_counts.rows_inserted,
+    upsert_counts.rows_updated,
+    quarantine_summary.quarantined_by_reason
+
+from row_counts
+cross join upsert_counts
+cross join quarantine_summary

@@ -1,0 +1,1 @@
+copy load_stage ({columns}) from stdin (format csv)

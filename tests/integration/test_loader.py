@@ -1,0 +1,457 @@
+"""`loyalty load`: every bad-input case loads the good rows and quarantines the rest with file, line,
+column and reason; rows read = loaded + quarantined; the same file twice changes nothing; a corrected
+re-export updates only the changed rows; a file fails whole or not at all; exit codes without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from loyalty.cli import app
+from loyalty.loader import LoadReport, MappingError, SourceError, SourceSummary, load
+from loyalty.loader import run as loader_run
+
+from ..conftest import empty_app_tables
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+CUSTOMER_COLUMNS = {"customer_id": "id", "email": "email", "signup_at": "signup_at", "email_consent": "consent"}
+CUSTOMERS_CSV = (
+    "id,email,signup_at,consent\n"
+    "1,ana@example.com,2026-01-05T10:00:00Z,yes\n"
+    "2,bob@example.com,2026-01-06 09:30,no\n"
+    "3,cid@example.com,2026-01-07,\n"
+)
+
+
+@pytest.fixture
+def url(warehouse_url: str) -> str:
+    empty_app_tables(warehouse_url)
+    return warehouse_url
+
+
+def write_mapping(folder: Path, entities: dict, **top: object) -> Path:
+    path = folder / "mapping.yml"
+    path.write_text(yaml.safe_dump({**top, "entities": entities}, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def customers_mapping(path: str = "customers*.csv", **options: object) -> dict:
+    return {"customers": {"source": {"path": path}, "columns": dict(CUSTOMER_COLUMNS), **options}}
+
+
+def only(report: LoadReport) -> SourceSummary:
+    (summary,) = report.sources
+    assert summary.rows_read == summary.rows_loaded + summary.rows_quarantined
+    return summary
+
+
+def quarantine(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select rule, source_file, source_line, source_column from raw.quarantine order by source_line"
+        ).fetchall()
+
+
+def rows(url: str, statement: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement).fetchall()
+
+
+class TestGoodFiles:
+    def test_utf8_csv_loads_with_timezone_and_consents(self, url: str, tmp_path: Path) -> None:
+        """ISO timestamps with Z, without offset (the mapping's timezone), a bare date; consent yes/no/empty."""
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        mapping = write_mapping(tmp_path, customers_mapping(), timezone="America/Sao_Paulo")
+        summary = only(load(mapping, url))
+        assert (summary.rows_read, summary.rows_loaded, summary.rows_inserted, summary.rows_quarantined) == (3, 3, 3, 0)
+        assert rows(url, "select customer_id, signup_at::text, email_consent from raw.customers order by 1") == [
+            (1, "2026-01-05 10:00:00+00", True),
+            (2, "2026-01-06 12:30:00+00", False),  # 09:30 in São Paulo (UTC-3)
+            (3, "2026-01-07 03:00:00+00", False),  # empty consent is no consent
+        ]
+
+    def test_latin1_semicolons_and_decimal_commas(self, url: str, tmp_path: Path) -> None:
+        """A Brazilian export: Latin-1, `;`, `,` decimals with `.` thousands, dd/mm/yyyy, S/N consents."""
+        (tmp_path / "clientes.csv").write_bytes(
+            (
+                "Código;Nome;Data Cadastro;Aceita Email\n1;João;05/01/2026 10:00;S\n2;Conceição;06/01/2026 11:00;N\n"
+            ).encode("latin-1")
+        )
+        (tmp_path / "produtos.csv").write_bytes(
+            "Cod;Produto;Categoria;Preço\n10;Café;Bebidas;1.234,50\n11;Pão;Padaria;7,9\n".encode("latin-1")
+        )
+        mapping = write_mapping(
+            tmp_path,
+            {
+                "customers": {
+                    "source": {"path": "clientes.csv"},
+                    "encoding": "latin-1",
+                    "delimiter": ";",
+                    "timestamp_format": "%d/%m/%Y %H:%M",
+                    "true_values": ["S"],
+                    "false_values": ["N"],
+                    "columns": {
+                        "customer_id": "Código",
+                        "first_name": "Nome",
+                        "signup_at": "Data Cadastro",
+                        "email_consent": "Aceita Email",
+                    },
+                },
+                "products": {
+                    "source": {"path": "produtos.csv"},
+                    "encoding": "latin-1",
+                    "delimiter": ";",
+                    "decimal": ",",
+                    "columns": {
+                        "product_id": "Cod",
+                        "product_name": "Produto",
+                        "category": "Categoria",
+                        "unit_price": "Preço",
+                    },
+                },
+            },
+            timezone="America/Sao_Paulo",
+        )
+        report = load(mapping, url)
+        assert [(s.entity, s.rows_loaded, s.rows_quarantined) for s in report.sources] == [
+            ("customers", 2, 0),
+            ("products", 2, 0),
+        ]
+        assert rows(url, "select first_name, signup_at::text, email_consent from raw.customers order by 1") == [
+            ("Conceição", "2026-01-06 14:00:00+00", False),
+            ("João", "2026-01-05 13:00:00+00", True),
+        ]
+        assert rows(url, "select product_name, unit_price::text from raw.products order by 1") == [
+            ("Café", "1234.50"),
+            ("Pão", "7.90"),
+        ]
+
+    def test_parquet(self, url: str, tmp_path: Path) -> None:
+        """Typed Parquet columns (int, timestamp with a zone, bool) and text ones; row numbers as lines."""
+        import datetime as dt
+
+        table = pa.table(
+            {
+                "id": pa.array([1, 2, None], pa.int64()),
+                "email": ["a@example.com", "b@example.com", "c@example.com"],
+                "signup_at": pa.array([dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)] * 3, pa.timestamp("us", tz="UTC")),
+                "consent": [True, False, True],
+            }
+        )
+        pq.write_table(table, tmp_path / "customers.parquet")
+        summary = only(load(write_mapping(tmp_path, customers_mapping("customers.parquet")), url))
+        assert (summary.rows_loaded, summary.quarantined_by_reason) == (2, {"missing_required_field": 1})
+        assert rows(url, "select customer_id, signup_at::text, email_consent from raw.customers order by 1") == [
+            (1, "2026-01-05 10:00:00+00", True),
+            (2, "2026-01-05 10:00:00+00", False),
+        ]
+        assert quarantine(url) == [("missing_required_field", str(tmp_path / "customers.parquet"), 3, "id")]
+
+    def test_postgres_source_table_and_query(self, url: str, tmp_path: Path) -> None:
+        """A table on a source database (here a schema of the same server) and a query, streamed with COPY."""
+        with psycopg.connect(url) as conn:
+            conn.execute("drop schema if exists shop cascade")
+            conn.execute("create schema shop")
+            conn.execute(
+                "create table shop.clients (code int, mail text, created timestamptz, opt_in boolean, note text)"
+            )
+            conn.execute(
+                "insert into shop.clients values (1, 'a@example.com', '2026-01-05 10:00+00', true, null), "
+                "(2, 'b@example.com', '2026-01-06 10:00+02', false, null), (null, 'x@example.com', now(), true, null)"
+            )
+        columns = {"customer_id": "code", "email": "mail", "signup_at": "created", "email_consent": "opt_in"}
+        mapping = write_mapping(
+            tmp_path,
+            {"customers": {"source": {"url": "${LOADER_TEST_SOURCE}", "table": "shop.clients"}, "columns": columns}},
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("LOADER_TEST_SOURCE", url)
+            summary = only(load(mapping, url))
+            again = only(load(mapping, url))
+        assert (summary.rows_read, summary.rows_loaded, summary.quarantined_by_reason) == (
+            3,
+            2,
+            {"missing_required_field": 1},
+        )
+        assert summary.source == "table shop.clients"
+        assert again.already_loaded and again.rows_read == 0  # same content: rolled back, quarantine not doubled
+        assert len(quarantine(url)) == 1
+        assert rows(url, "select customer_id, signup_at::text, email_consent from raw.customers order by 1") == [
+            (1, "2026-01-05 10:00:00+00", True),
+            (2, "2026-01-06 08:00:00+00", False),
+        ]
+        query_mapping = write_mapping(
+            tmp_path,
+            {
+                "customers": {
+                    "source": {
+                        "url": url,
+                        "query": "select code + 100 as code, mail, created, opt_in from shop.clients",
+                    },
+                    "columns": columns,
+                }
+            },
+        )
+        assert only(load(query_mapping, url)).rows_inserted == 2
+
+
+class TestBadInput:
+    def test_wrong_encoding_quarantines_only_the_undecodable_rows(self, url: str, tmp_path: Path) -> None:
+        """A Latin-1 file declared UTF-8: ASCII rows load, the row with `ã` is quarantined naming its column."""
+        (tmp_path / "customers.csv").write_bytes(
+            "id,email,signup_at,consent\n1,ana@x.com,2026-01-05,yes\n2,jo\xe3o@x.com,2026-01-05,yes\n".encode("latin-1")
+        )
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_loaded, summary.quarantined_by_reason) == (1, {"invalid_encoding": 1})
+        assert quarantine(url) == [("invalid_encoding", str(tmp_path / "customers.csv"), 3, "email")]
+
+    def test_mixed_date_formats_and_impossible_dates(self, url: str, tmp_path: Path) -> None:
+        """Rows not in the mapping's format (or naming 31 February) are quarantined, not the file."""
+        (tmp_path / "customers.csv").write_text(
+            "id,email,signup_at,consent\n"
+            "1,a@x.com,05/01/2026 10:00,yes\n"
+            "2,b@x.com,2026-01-05 10:00,yes\n"
+            "3,c@x.com,31/02/2026 10:00,yes\n"
+            "4,d@x.com,5/1/2026 9:05,yes\n"
+        )
+        mapping = write_mapping(tmp_path, customers_mapping(timestamp_format="%d/%m/%Y %H:%M"))
+        summary = only(load(mapping, url))
+        assert (summary.rows_loaded, summary.quarantined_by_reason) == (2, {"unparseable_timestamp": 2})
+        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [
+            ("unparseable_timestamp", 3, "signup_at"),
+            ("unparseable_timestamp", 4, "signup_at"),
+        ]
+
+    def test_duplicate_keys_keep_the_last_row(self, url: str, tmp_path: Path) -> None:
+        (tmp_path / "customers.csv").write_text(
+            "id,email,signup_at,consent\n1,old@x.com,2026-01-05,yes\n2,b@x.com,2026-01-05,no\n1,new@x.com,2026-01-05,no\n"
+        )
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_loaded, summary.quarantined_by_reason) == (2, {"duplicate_key": 1})
+        assert rows(url, "select email from raw.customers where customer_id = 1") == [("new@x.com",)]
+        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [("duplicate_key", 2, "id")]
+
+    def test_ten_percent_garbage_rows(self, url: str, tmp_path: Path) -> None:
+        """Every tenth line is garbage of a different kind; counts are exact and every reason is named."""
+        lines = ["id,email,signup_at,consent"]
+        kinds = [
+            "not-a-number,x@x.com,2026-01-05,yes",
+            "{n},x@x.com,yesterday,yes",
+            "{n},x@x.com",
+            ",x@x.com,2026-01-05,no",
+        ]
+        expected: dict[str, int] = {}
+        names = ["unparseable_number", "unparseable_timestamp", "malformed_row", "missing_required_field"]
+        for n in range(1, 1001):
+            if n % 10 == 0:
+                kind = (n // 10) % 4
+                lines.append(kinds[kind].format(n=n))
+                expected[names[kind]] = expected.get(names[kind], 0) + 1
+            else:
+                lines.append(f"{n},c{n}@x.com,2026-01-05 10:00:00,yes")
+        (tmp_path / "customers.csv").write_text("\n".join(lines) + "\n")
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded) == (1000, 900)
+        assert summary.quarantined_by_reason == expected
+        quarantined = quarantine(url)
+        assert sorted(line for _, _, line, _ in quarantined) == [n + 1 for n in range(10, 1001, 10)]
+
+    @pytest.mark.parametrize(
+        ("content", "note"),
+        [(b"", "empty file (0 bytes)"), (b"id,email,signup_at,consent\n", "no rows (header only)")],
+        ids=["zero-bytes", "header-only"],
+    )
+    def test_empty_files_load_nothing_and_say_so(self, url: str, tmp_path: Path, content: bytes, note: str) -> None:
+        (tmp_path / "customers.csv").write_bytes(content)
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded, summary.already_loaded) == (0, 0, False)
+        assert summary.notes == [note]
+
+    def test_blank_lines_are_not_rows_but_keep_line_numbers(self, url: str, tmp_path: Path) -> None:
+        (tmp_path / "customers.csv").write_text(
+            "id,email,signup_at,consent\n\n1,a@x.com,2026-01-05,yes\n\nx,b@x.com,2026-01-05,yes\n\n"
+        )
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded) == (2, 1)
+        assert [(rule, line) for rule, _, line, _ in quarantine(url)] == [("unparseable_number", 5)]
+
+    def test_negative_values_and_unknown_references(self, url: str, tmp_path: Path) -> None:
+        """Orders of an unknown customer, negative totals, lines of unknown orders or products, zero quantity;
+        an order whose customer comes in the same load is known (entities load in dependency order)."""
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        (tmp_path / "products.csv").write_text("id,name,category,price\n10,Tea,Drinks,3.50\n11,Cake,Food,-1\n")
+        (tmp_path / "orders.csv").write_text(
+            "id,customer,at,status,total\nA,1,2026-02-01T10:00:00Z,completed,7.00\n"
+            "B,99,2026-02-01T10:00:00Z,completed,7.00\nC,2,2026-02-01T10:00:00Z,completed,-5\n"
+        )
+        (tmp_path / "lines.csv").write_text(
+            "id,order,product,qty,price\nA-1,A,10,2,3.50\nA-2,A,11,1,1.00\nB-1,B,10,1,3.50\nA-3,A,10,0,3.50\n"
+        )
+        entities = {
+            **customers_mapping("customers.csv"),
+            "order_lines": {
+                "source": {"path": "lines.csv"},
+                "columns": {
+                    "order_line_id": "id",
+                    "order_id": "order",
+                    "product_id": "product",
+                    "quantity": "qty",
+                    "unit_price": "price",
+                },
+            },
+            "orders": {
+                "source": {"path": "orders.csv"},
+                "columns": {
+                    "order_id": "id",
+                    "customer_id": "customer",
+                    "ordered_at": "at",
+                    "status": "status",
+                    "order_total": "total",
+                },
+            },
+            "products": {
+                "source": {"path": "products.csv"},
+                "columns": {"product_id": "id", "product_name": "name", "category": "category", "unit_price": "price"},
+            },
+        }
+        report = load(write_mapping(tmp_path, entities), url)
+        assert [s.entity for s in report.sources] == ["customers", "products", "orders", "order_lines"]
+        by_entity = {s.entity: (s.rows_loaded, s.quarantined_by_reason) for s in report.sources}
+        assert by_entity == {
+            "customers": (3, {}),
+            "products": (1, {"negative_unit_price": 1}),
+            "orders": (1, {"negative_order_total": 1, "unknown_customer": 1}),
+            "order_lines": (1, {"non_positive_quantity": 1, "unknown_order": 1, "unknown_product": 1}),
+        }
+        assert ("unknown_customer", str(tmp_path / "orders.csv"), 3, "customer") in quarantine(url)
+
+
+class TestMappingErrors:
+    def test_a_column_the_file_does_not_have(self, url: str, tmp_path: Path) -> None:
+        """A required column missing from the file (or a mapping naming a column that does not exist) is a
+        mapping error naming the mapping's line and the file, before anything loads."""
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        (tmp_path / "products.csv").write_text("id,name,category\n10,Tea,Drinks\n")
+        entities = {
+            **customers_mapping("customers.csv"),
+            "products": {
+                "source": {"path": "products.csv"},
+                "columns": {"product_id": "id", "product_name": "name", "category": "category", "unit_price": "price"},
+            },
+        }
+        mapping = write_mapping(tmp_path, entities)
+        with pytest.raises(MappingError) as error:
+            load(mapping, url)
+        line = next(n for n, text in enumerate(mapping.read_text().splitlines(), 1) if "unit_price: price" in text)
+        assert f"{mapping}: line {line}: entities.products.columns.unit_price" in str(error.value)
+        assert "'price' is not in" in str(error.value) and "products.csv" in str(error.value)
+        assert rows(url, "select count(*) from raw.customers") == [(0,)]  # checked before anything loaded
+
+    def test_cli_exit_codes_and_messages_without_traceback(self, url: str, tmp_path: Path) -> None:
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        good = write_mapping(tmp_path, customers_mapping())
+        env = {"LOYALTY_WAREHOUSE_URL": url}
+        result = runner.invoke(app, ["load", "--mapping", str(good), "--format", "json"], env=env)
+        assert result.exit_code == 0, result.output
+        (summary,) = json.loads(result.output)["sources"]
+        assert {k: summary[k] for k in ("entity", "rows_read", "rows_loaded", "rows_quarantined")} == {
+            "entity": "customers",
+            "rows_read": 3,
+            "rows_loaded": 3,
+            "rows_quarantined": 0,
+        }
+        assert set(summary) >= {"source", "rows_unchanged", "quarantined_by_reason", "already_loaded"}
+        table = runner.invoke(app, ["load", "--mapping", str(good)], env=env)
+        assert table.exit_code == 0 and "already loaded" in table.output
+        bad = tmp_path / "bad.yml"
+        bad.write_text("entities:\n  customers:\n    source: {path: customers.csv}\n    columns: {customer_id: id}\n")
+        result = runner.invoke(app, ["load", "--mapping", str(bad)], env=env)
+        assert result.exit_code == 2
+        assert f"{bad}" in result.output and "line 4: entities.customers.columns.signup_at" in result.output
+        assert "Traceback" not in result.output
+        missing = write_mapping(tmp_path, customers_mapping("nothing*.csv"))
+        result = runner.invoke(app, ["load", "--mapping", str(missing)], env=env)
+        assert result.exit_code == 2 and "no file matches" in result.output and "Traceback" not in result.output
+
+    def test_unreadable_source_database(self, url: str, tmp_path: Path) -> None:
+        mapping = write_mapping(
+            tmp_path,
+            {
+                "customers": {
+                    "source": {"url": url, "table": "shop.no_such_table"},
+                    "columns": dict(CUSTOMER_COLUMNS),
+                }
+            },
+        )
+        with pytest.raises(SourceError, match=r"table shop\.no_such_table: cannot be read"):
+            load(mapping, url)
+
+
+class TestIdempotence:
+    def test_the_same_file_twice_changes_nothing(self, url: str, tmp_path: Path) -> None:
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV + "x,bad@x.com,2026-01-05,yes\n")
+        mapping = write_mapping(tmp_path, customers_mapping())
+        load(mapping, url)
+        before = rows(url, "select customer_id, xmin::text, loaded_at from raw.customers order by 1")
+        again = only(load(mapping, url))
+        assert again.already_loaded and again.rows_loaded == 0
+        assert rows(url, "select customer_id, xmin::text, loaded_at from raw.customers order by 1") == before
+        assert len(quarantine(url)) == 1
+
+    def test_a_corrected_reexport_updates_only_the_changed_rows(self, url: str, tmp_path: Path) -> None:
+        """A new file (other checksum) with one row changed and one added: the others are not rewritten."""
+        (tmp_path / "customers_1.csv").write_text(CUSTOMERS_CSV)
+        mapping = write_mapping(tmp_path, customers_mapping("customers_1.csv"))
+        load(mapping, url)
+        before = dict(rows(url, "select customer_id, xmin::text from raw.customers"))
+        corrected = CUSTOMERS_CSV.replace("bob@example.com", "bob@new.example.com") + "4,dan@x.com,2026-01-08,yes\n"
+        (tmp_path / "customers_2.csv").write_text(corrected)
+        summary = only(load(write_mapping(tmp_path, customers_mapping("customers_2.csv")), url))
+        assert (summary.rows_inserted, summary.rows_updated, summary.rows_unchanged) == (1, 1, 2)
+        after = dict(rows(url, "select customer_id, xmin::text from raw.customers"))
+        assert [c for c in before if after[c] != before[c]] == [2]
+        assert rows(url, "select email from raw.customers where customer_id = 2") == [("bob@new.example.com",)]
+
+    def test_a_failure_mid_file_leaves_none_of_that_file(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Glob of two files; the second fails after its rows were upserted and quarantined, before the file
+        is recorded: the first file stays whole, nothing of the second (rows, quarantine, loaded_files) is
+        left, and loading again finishes it."""
+        (tmp_path / "customers_1.csv").write_text(CUSTOMERS_CSV)
+        (tmp_path / "customers_2.csv").write_text(
+            "id,email,signup_at,consent\n"
+            + "".join(f"{n},c{n}@x.com,2026-01-05,yes\n" for n in range(10, 60))
+            + "bad,x,2026-01-05,yes\n"
+        )
+        mapping = write_mapping(tmp_path, customers_mapping())
+        real_apply = loader_run._apply
+        calls = {"n": 0}
+
+        def crash_on_second_file(*args: object, **kwargs: object) -> None:
+            calls["n"] += 1
+            real_apply(*args, **kwargs)  # type: ignore[arg-type]
+            if calls["n"] == 2:
+                raise RuntimeError("killed mid-file")
+
+        monkeypatch.setattr(loader_run, "_apply", crash_on_second_file)
+        with pytest.raises(RuntimeError, match="killed mid-file"):
+            load(mapping, url)
+        assert rows(url, "select count(*) from raw.customers") == [(3,)]
+        assert rows(url, "select count(*) from raw.loaded_files") == [(1,)]
+        assert quarantine(url) == []
+        monkeypatch.setattr(loader_run, "_apply", real_apply)
+        report = load(mapping, url)
+        assert [(s.already_loaded, s.rows_loaded, s.rows_quarantined) for s in report.sources] == [
+            (True, 0, 0),
+            (False, 50, 1),
+        ]
