@@ -112,8 +112,15 @@ def _iso_timestamp(text: pa.Array, timezone: str) -> pa.Array:
     parts = pc.extract_regex(text, ISO_TIMESTAMP)  # null where the shape is not ISO 8601
     hours_minutes = pc.coalesce(_group(parts, "hm"), "00:00")
     seconds = pc.coalesce(_group(parts, "sec"), "00")
-    local = pc.binary_join_element_wise(_group(parts, "date"), " ", hours_minutes, ":", seconds, "")
-    naive = _strict_strptime(local, LOCAL_FORMAT)
+    day = _group(parts, "date")
+    local = pc.binary_join_element_wise(day, " ", hours_minutes, ":", seconds, "")
+    naive = pc.strptime(local, format=LOCAL_FORMAT, unit="us", error_is_null=True)
+    # Fixed widths: the day-range check compares the parsed day and month with the text's (cheaper than strftime).
+    same_day = pc.and_(
+        pc.equal(pc.day(naive), pc.cast(pc.utf8_slice_codeunits(day, 8, 10), pa.int64())),
+        pc.equal(pc.month(naive), pc.cast(pc.utf8_slice_codeunits(day, 5, 7), pa.int64())),
+    )
+    naive = _null_unless(same_day, naive)
     fraction = pc.binary_join_element_wise(pc.coalesce(_group(parts, "frac"), "."), "000000", "")
     micros = pc.cast(pc.utf8_slice_codeunits(fraction, 1, 7), pa.int64())
     naive = pc.add(naive, pc.cast(micros, pa.duration("us")))
