@@ -50,7 +50,7 @@ DEPARTMENTS = {
 }
 SIZES = ("P", "M", "G", "GG", "Único")
 FINANCIAL_STATUSES = ("paid",) * 17 + ("pending", "refunded", "partially_refunded")
-# Each bad-row template of a file is written this many times, spread over the file: about 3% bad rows.
+# Each bad-row template of a file is written this many times, spread over the file: 2–4% bad rows.
 COPIES = {"customers": 2, "products": 1, "orders": 3, "order_lines": 6}
 
 
@@ -418,7 +418,7 @@ def main() -> None:
     document = {
         "about": "Written by make_sample.py: what `loyalty load --mapping examples/retailer/mapping.yml` "
         "should report for each entity on a first load into empty raw tables; a second load changes nothing. "
-        "contract_quarantined_by_rule: rows the loader loads that dbt's data contract quarantines later.",
+        "contract_quarantined_by_rule: values the loader loads that dbt's data contract sets aside later.",
         "entities": expected,
         "bad_rows": [_as_dict(row) for row in bad_rows],
         "contract_bad_rows": [_as_dict(row) for row in contract],
