@@ -29,6 +29,7 @@ ISO_TIMESTAMP = (
     r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 )
 OFFSET = r"^(?P<sign>[+-])(?P<hours>\d{2}):?(?P<minutes>\d{2})?$"
+TRAILING_OFFSET = r"\s*(?:[+-]\d{2}(?::?\d{2})?|[Zz])$"  # what %z reads at the end of a value
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 INTEGER_PATTERNS = {"bigint": r"^[+-]?\d{1,18}$", "integer": r"^[+-]?\d{1,9}$"}
 NUMERIC_DIGITS = r"^[+-]?\d{1,10}(\.\d+)?$"  # numeric(12, 2): at most 10 digits before the point
@@ -96,10 +97,18 @@ def _normalised(text: pa.Array) -> pa.Array:
 def _strict_strptime(text: pa.Array, fmt: str) -> pa.Array:
     """Naive timestamps; null where the text does not parse or names a day that does not exist."""
     parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
-    if "%z" in fmt:  # aware values format back in UTC, not in their offset: the day-range check is skipped
+    if fmt.endswith("%z"):
+        # Aware values format back in UTC, not in their offset: the day-range check reads the text and the
+        # format without the offset (`2026-02-30 10:00:00 -0300` is not 2 March).
+        local = pc.replace_substring_regex(text, TRAILING_OFFSET, "")
+        return _null_unless(pc.is_valid(_strict_strptime(local, fmt.removesuffix("%z").rstrip())), parsed)
+    if "%z" in fmt:  # an offset before other fields: the day-range check is skipped
         return parsed
     formatted = pc.strftime(pc.cast(parsed, pa.timestamp("s")), format=fmt)  # %S of microseconds adds a fraction
-    return _null_unless(pc.equal(_normalised(formatted), _normalised(text)), parsed)
+    same = pc.equal(_normalised(formatted), _normalised(text))
+    if "%Y" in fmt:  # a four-digit year: strptime reads `14/03/24` as the year 24, which formats back as `0024`
+        same = pc.and_(same, pc.greater_equal(pc.year(parsed), 1000))
+    return _null_unless(same, parsed)
 
 
 def _group(parts: pa.Array, name: str) -> pa.Array:

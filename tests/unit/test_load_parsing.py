@@ -1,0 +1,50 @@
+"""loyalty.loader.parsing: values in a mapping's date and timestamp formats, strictly (no day or year made up)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from loyalty.loader.entities import CUSTOMERS
+from loyalty.loader.parsing import Formats, parse_batch
+
+
+def reasons(field: str, values: list[str], formats: Formats) -> list[str | None]:
+    """Each value's quarantine reason when it is the customers' `field` (None: it parses)."""
+    nulls = pa.nulls(len(values), pa.string())
+    batch = parse_batch(CUSTOMERS, {field: pa.array(values, pa.string())}, {field: formats}, nulls, nulls)
+    return batch.reason.to_pylist()
+
+
+class TestStrictFormats:
+    @pytest.mark.parametrize(
+        ("value", "reason"),
+        [
+            ("2026-03-02 14:05:11 -0300", None),
+            ("2026-03-02 14:05:11 +0000", None),
+            ("2026-02-30 10:00:00 -0300", "unparseable_timestamp"),
+            ("2026-04-31 10:00:00 +0100", "unparseable_timestamp"),
+            ("02/03/2026 14:05", "unparseable_timestamp"),
+        ],
+    )
+    def test_a_day_that_does_not_exist_is_refused_with_an_offset_too(self, value: str, reason: str | None) -> None:
+        """A format ending in %z (Shopify's `2026-03-02 14:05:11 -0300`) checks the day like any other:
+        30 February is not read as 2 March."""
+        formats = Formats(timestamp_format="%Y-%m-%d %H:%M:%S %z")
+        assert reasons("signup_at", [value], formats) == [reason]
+
+    @pytest.mark.parametrize(
+        ("field", "fmt", "value", "reason"),
+        [
+            ("signup_at", "%d/%m/%Y %H:%M", "14/03/2024 09:12", None),
+            ("signup_at", "%d/%m/%Y %H:%M", "4/3/2024 9:12", None),
+            ("signup_at", "%d/%m/%Y %H:%M", "14/03/24 09:12", "unparseable_timestamp"),
+            ("birthday", "%d/%m/%Y", "15/07/85", "unparseable_date"),
+            ("birthday", "%d/%m/%Y", "15/07/1985", None),
+            ("birthday", "%d/%m/%y", "15/07/85", None),
+        ],
+    )
+    def test_a_two_digit_year_is_not_the_year_24(self, field: str, fmt: str, value: str, reason: str | None) -> None:
+        """%Y wants four digits: `14/03/24` is refused rather than loaded as the year 24 (%y reads it)."""
+        formats = Formats(date_format=fmt, timestamp_format=fmt)
+        assert reasons(field, [value], formats) == [reason]
