@@ -221,6 +221,7 @@ def _apply(
     conn: psycopg.Connection, entity: Entity, mapping: EntityMapping, label: str, load_id: str, summary: SourceSummary
 ) -> None:
     columns = [name for name in entity.field_names if name in mapping.column_map()]
+    conn.execute(query("loader/lock_target.sql", identifiers={"target": sql.Identifier("raw", entity.table)}))
     conn.execute("analyze load_stage")  # row counts for the planner: a temporary table has no autovacuum
     conn.execute("set local work_mem = '256MB'")  # the duplicate-key window sorts the file in memory
     row = conn.execute(
