@@ -223,7 +223,7 @@ def _apply(
     columns = [name for name in entity.field_names if name in mapping.column_map()]
     conn.execute(query("loader/lock_target.sql", identifiers={"target": sql.Identifier("raw", entity.table)}))
     conn.execute("analyze load_stage")  # row counts for the planner: a temporary table has no autovacuum
-    conn.execute("set local work_mem = '256MB'")  # the duplicate-key window sorts the file in memory
+    conn.execute("set local work_mem = '256MB'")  # the duplicate-key hash aggregate holds every key of the file
     row = conn.execute(
         apply_sql(entity, columns),
         {

@@ -8,16 +8,31 @@
 -- is in them once. Shape from loyalty.loader.entities: columns, checks, references.
 with
 
+repeated_keys as (
+
+    -- A hash aggregate, not a window's sort of the whole file: only keys given more than once, with their last line.
+    select
+        load_stage.{{ key }},
+        max(load_stage.source_line) as last_key_line
+
+    from load_stage
+    where load_stage.read_reason is null
+    group by load_stage.{{ key }}
+    having count(*) > 1
+
+),
+
 staged as (
 
     select
         load_stage.*,
-        row_number() over (
-            partition by load_stage.{{ key }}, load_stage.read_reason is null
-            order by load_stage.source_line desc
-        ) as key_rank
+        repeated_keys.last_key_line
 
     from load_stage
+    left join repeated_keys
+        on
+            load_stage.{{ key }} = repeated_keys.{{ key }}
+            and load_stage.read_reason is null
 
 ),
 
@@ -30,7 +45,7 @@ classified as (
             {%- for check in checks %}
             when staged.{{ check.field }} {{ check.operator }} 0 then array['{{ check.reason }}', '{{ check.field }}']
             {%- endfor %}
-            when staged.key_rank > 1 then array['duplicate_key', '{{ key }}']
+            when staged.last_key_line > staged.source_line then array['duplicate_key', '{{ key }}']
             {%- for reference in references %}
             when not exists (
                     select from raw.{{ reference.table }} as referenced
@@ -52,7 +67,7 @@ quarantined as (
         coalesce(
             classified.row_data,
             jsonb_strip_nulls(
-                to_jsonb(classified) - array['source_line', 'read_reason', 'read_field', 'row_data', 'key_rank', 'verdict']
+                to_jsonb(classified) - array['source_line', 'read_reason', 'read_field', 'row_data', 'last_key_line', 'verdict']
             )
         ) as row_data,
         %(source_file)s,
