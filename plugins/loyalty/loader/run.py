@@ -196,8 +196,19 @@ def _copy(
 
 def _csv(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, COPY_OPTIONS)
+    pa_csv.write_csv(_utc_text(table), buffer, COPY_OPTIONS)
     return buffer.getvalue()
+
+
+def _utc_text(table: pa.Table) -> pa.Table:
+    """Timestamps with a time zone as `<UTC wall time>+00` text: pyarrow formats a zoned timestamp through
+    the time zone database (~1 s per million values), a naive one in ~30 ms."""
+    for index, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            wall_time = pc.cast(table.column(index), pa.timestamp(column.type.unit))  # the UTC wall time
+            text = pc.binary_join_element_wise(pc.cast(wall_time, pa.string()), "+00", "")
+            table = table.set_column(index, column.name, text)
+    return table
 
 
 def apply_sql(entity: Entity, columns: list[str]) -> str:
