@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -158,13 +159,22 @@ def _copy(
     batches: Iterator[SourceBatch],
     malformed: Malformed,
 ) -> None:
-    """COPY every parsed batch into load_stage as CSV (pyarrow writes it; no per-row Python)."""
+    """COPY every parsed batch into load_stage as CSV (pyarrow writes it; no per-row Python). A batch is sent
+    on a thread while the next one is parsed; one batch at most is in flight."""
     fields = [name for name in entity.field_names if name in mapping.column_map()]
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in (*META_COLUMNS, *fields))
     statement = query("loader/copy_stage.sql", identifiers={"columns": columns})
     text_formats = formats_of(mapping, timezone)
     typed_formats = replace(CANONICAL, timezone=timezone)  # a typed column's text is ISO, in the mapping's timezone
-    with conn.cursor().copy(statement) as copy:
+    with conn.cursor().copy(statement) as copy, ThreadPoolExecutor(max_workers=1) as sender:
+        sent: Future[None] | None = None
+
+        def send(data: bytes) -> None:
+            nonlocal sent
+            if sent is not None:
+                sent.result()  # the previous batch is in: its error, if any, raises here
+            sent = sender.submit(copy.write, data)
+
         for batch in batches:
             formats = {name: typed_formats if name in batch.typed else text_formats for name in batch.texts}
             parsed = parse_batch(entity, batch.texts, formats, batch.read_reason, batch.read_field)
@@ -178,7 +188,7 @@ def _copy(
                     **{name: parsed.values[name] for name in fields},
                 }
             )
-            copy.write(_csv(table))
+            send(_csv(table))
         if malformed.rows:  # known only once the whole source is read
             lines = [line for line, _ in malformed.rows]
             documents = [json.dumps({"line": text}, ensure_ascii=False) for _, text in malformed.rows]
@@ -191,7 +201,9 @@ def _copy(
                     **{name: pa.nulls(len(lines), pa.string()) for name in fields},
                 }
             )
-            copy.write(_csv(table))
+            send(_csv(table))
+        if sent is not None:
+            sent.result()
 
 
 def _csv(table: pa.Table) -> bytes:
