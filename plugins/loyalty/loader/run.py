@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -158,13 +159,22 @@ def _copy(
     batches: Iterator[SourceBatch],
     malformed: Malformed,
 ) -> None:
-    """COPY every parsed batch into load_stage as CSV (pyarrow writes it; no per-row Python)."""
+    """COPY every parsed batch into load_stage as CSV (pyarrow writes it; no per-row Python). A batch is sent
+    on a thread while the next one is parsed; one batch at most is in flight."""
     fields = [name for name in entity.field_names if name in mapping.column_map()]
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in (*META_COLUMNS, *fields))
     statement = query("loader/copy_stage.sql", identifiers={"columns": columns})
     text_formats = formats_of(mapping, timezone)
     typed_formats = replace(CANONICAL, timezone=timezone)  # a typed column's text is ISO, in the mapping's timezone
-    with conn.cursor().copy(statement) as copy:
+    with conn.cursor().copy(statement) as copy, ThreadPoolExecutor(max_workers=1) as sender:
+        sent: Future[None] | None = None
+
+        def send(data: bytes) -> None:
+            nonlocal sent
+            if sent is not None:
+                sent.result()  # the previous batch is in: its error, if any, raises here
+            sent = sender.submit(copy.write, data)
+
         for batch in batches:
             formats = {name: typed_formats if name in batch.typed else text_formats for name in batch.texts}
             parsed = parse_batch(entity, batch.texts, formats, batch.read_reason, batch.read_field)
@@ -178,7 +188,7 @@ def _copy(
                     **{name: parsed.values[name] for name in fields},
                 }
             )
-            copy.write(_csv(table))
+            send(_csv(table))
         if malformed.rows:  # known only once the whole source is read
             lines = [line for line, _ in malformed.rows]
             documents = [json.dumps({"line": text}, ensure_ascii=False) for _, text in malformed.rows]
@@ -191,13 +201,26 @@ def _copy(
                     **{name: pa.nulls(len(lines), pa.string()) for name in fields},
                 }
             )
-            copy.write(_csv(table))
+            send(_csv(table))
+        if sent is not None:
+            sent.result()
 
 
 def _csv(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    pa_csv.write_csv(table, buffer, COPY_OPTIONS)
+    pa_csv.write_csv(_utc_text(table), buffer, COPY_OPTIONS)
     return buffer.getvalue()
+
+
+def _utc_text(table: pa.Table) -> pa.Table:
+    """Timestamps with a time zone as `<UTC wall time>+00` text: pyarrow formats a zoned timestamp through
+    the time zone database (~1 s per million values), a naive one in ~30 ms."""
+    for index, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            wall_time = pc.cast(table.column(index), pa.timestamp(column.type.unit))  # the UTC wall time
+            text = pc.binary_join_element_wise(pc.cast(wall_time, pa.string()), "+00", "")
+            table = table.set_column(index, column.name, text)
+    return table
 
 
 def apply_sql(entity: Entity, columns: list[str]) -> str:
@@ -221,8 +244,9 @@ def _apply(
     conn: psycopg.Connection, entity: Entity, mapping: EntityMapping, label: str, load_id: str, summary: SourceSummary
 ) -> None:
     columns = [name for name in entity.field_names if name in mapping.column_map()]
+    conn.execute(query("loader/lock_target.sql", identifiers={"target": sql.Identifier("raw", entity.table)}))
     conn.execute("analyze load_stage")  # row counts for the planner: a temporary table has no autovacuum
-    conn.execute("set local work_mem = '256MB'")  # the duplicate-key window sorts the file in memory
+    conn.execute("set local work_mem = '256MB'")  # the duplicate-key hash aggregate holds every key of the file
     row = conn.execute(
         apply_sql(entity, columns),
         {

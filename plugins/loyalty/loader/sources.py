@@ -12,6 +12,7 @@ import csv
 import glob
 import hashlib
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from loyalty.sql_files import query
 __all__ = ["DatabaseSource", "FileSource", "SourceBatch", "SourceError", "resolve_sources"]
 
 BLOCK_SIZE = 8 << 20  # bytes of CSV per record batch: ~100,000 rows of a typical export
+READ_AHEAD_BLOCKS = 3  # blocks pyarrow may read past the batches the loader has taken
+STALL_SECONDS = 1.0  # a reader held this long while the loader waits on it reads on anyway (never a hang)
 PARQUET_BATCH_ROWS = 100_000
 TEXT_TYPES = {19, 25, 1042, 1043}  # Postgres name, text, bpchar, varchar: read with the mapping's formats
 
@@ -214,8 +217,9 @@ def csv_batches(
         malformed.rows.append((int(row.number) if row.number is not None else -1, str(row.text)))
         return "skip"
 
+    bounded = _BoundedReadAhead(stream, BLOCK_SIZE)
     reader = pa_csv.open_csv(
-        stream,
+        bounded,
         read_options=pa_csv.ReadOptions(
             encoding="utf8" if utf8 else mapping.encoding,
             block_size=BLOCK_SIZE,
@@ -235,7 +239,7 @@ def csv_batches(
     batcher = _Batcher(columns)
     rows = 0
     try:
-        for record_batch in reader:
+        for record_batch in bounded.batches(reader):
             length = record_batch.num_rows
             ordinals = np.arange(rows, rows + length, dtype=np.int64)
             rows += length
@@ -256,6 +260,62 @@ def csv_batches(
             yield batcher.batch(pa.array(lines), by_column, invalid)
     except (pa.ArrowException, UnicodeDecodeError) as error:
         raise SourceError(f"{label}: cannot be read as {mapping.encoding} CSV: {error}") from None
+
+
+class _BoundedReadAhead(io.RawIOBase):
+    """A binary stream that pyarrow's streaming CSV reader may read only READ_AHEAD_BLOCKS blocks past the
+    record batches taken from it. Unbounded, its I/O thread reads the whole input ahead (a 200 MB file was
+    all in memory before the first batch was used), so peak memory grew with the file.
+
+    pyarrow turns each block into one batch (an empty one too), so batch n never needs more than block
+    n + 1 and the bound cannot starve it; should it ever, a read held STALL_SECONDS while the loader waits
+    for a batch goes ahead."""
+
+    def __init__(self, raw: Any, block_size: int) -> None:
+        self._raw = raw
+        self._block_size = block_size
+        self._bytes_read = 0
+        self._batches_taken = 0
+        self._waiting = False
+        self._changed = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with self._changed:
+            while self._bytes_read >= (self._batches_taken + 1 + READ_AHEAD_BLOCKS) * self._block_size:
+                if not self._changed.wait(STALL_SECONDS) and self._waiting:
+                    break
+        data: bytes = self._raw.read(size)
+        self._bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def batches(self, reader: Any) -> Iterator[Any]:
+        """The reader's record batches, each one taken allowing one more block to be read."""
+        batches = iter(reader)
+        while True:
+            self._set(waiting=True)
+            try:
+                batch = next(batches, None)
+            finally:
+                self._set(waiting=False)
+            if batch is None:
+                return
+            self._set(taken=1)
+            yield batch
+
+    def _set(self, waiting: bool | None = None, taken: int = 0) -> None:
+        with self._changed:
+            if waiting is not None:
+                self._waiting = waiting
+            self._batches_taken += taken
+            self._changed.notify_all()
 
 
 class _CopyStream(io.RawIOBase):

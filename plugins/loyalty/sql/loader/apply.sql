@@ -1,20 +1,38 @@
 -- One file's staged rows in one statement: each row's first failing rule (the parser's read error,
 -- then the entity's value checks, a key repeated later in the file, a reference to a row that is not in
 -- raw), failing rows into raw.quarantine with file, line and source column, and the rest upserted on the
--- natural key. An unchanged row is not rewritten, so loaded_at (the dbt models' load window) moves only
--- for new and changed rows. Shape from loyalty.loader.entities: columns, checks, references.
+-- natural key: a plain insert of the new keys and an update of the existing keys whose values differ (no
+-- speculative insertion: 3.5 s against 2.1 s for 1M new rows; the loader locks the table against a second
+-- load of the entity, see run._apply). An unchanged row is not rewritten, so loaded_at (the dbt models'
+-- load window) moves only for new and changed rows. Only the valid rows of a file reach these two: a key
+-- is in them once. Shape from loyalty.loader.entities: columns, checks, references.
 with
+
+repeated_keys as (
+
+    -- A hash aggregate, not a window's sort of the whole file: only keys given more than once, with their last line.
+    select
+        load_stage.{{ key }},
+        max(load_stage.source_line) as last_key_line
+
+    from load_stage
+    where load_stage.read_reason is null
+    group by load_stage.{{ key }}
+    having count(*) > 1
+
+),
 
 staged as (
 
     select
         load_stage.*,
-        row_number() over (
-            partition by load_stage.{{ key }}, load_stage.read_reason is null
-            order by load_stage.source_line desc
-        ) as key_rank
+        repeated_keys.last_key_line
 
     from load_stage
+    left join repeated_keys
+        on
+            load_stage.{{ key }} = repeated_keys.{{ key }}
+            and load_stage.read_reason is null
 
 ),
 
@@ -27,7 +45,7 @@ classified as (
             {%- for check in checks %}
             when staged.{{ check.field }} {{ check.operator }} 0 then array['{{ check.reason }}', '{{ check.field }}']
             {%- endfor %}
-            when staged.key_rank > 1 then array['duplicate_key', '{{ key }}']
+            when staged.last_key_line > staged.source_line then array['duplicate_key', '{{ key }}']
             {%- for reference in references %}
             when not exists (
                     select from raw.{{ reference.table }} as referenced
@@ -49,7 +67,7 @@ quarantined as (
         coalesce(
             classified.row_data,
             jsonb_strip_nulls(
-                to_jsonb(classified) - array['source_line', 'read_reason', 'read_field', 'row_data', 'key_rank', 'verdict']
+                to_jsonb(classified) - array['source_line', 'read_reason', 'read_field', 'row_data', 'last_key_line', 'verdict']
             )
         ) as row_data,
         %(source_file)s,
@@ -63,9 +81,9 @@ quarantined as (
 
 ),
 
-upserted as (
+inserted as (
 
-    insert into raw.{{ table }} as raw_row (
+    insert into raw.{{ table }} (
         {%- for column in columns %}
         {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -75,23 +93,38 @@ upserted as (
         classified.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     from classified
-    where classified.verdict is null
-    on conflict ({{ key }}) do update
-        set
-            {%- for column in columns if column != key %}
-            {{ column }} = excluded.{{ column }},
-            {%- endfor %}
-            loaded_at = now()
-        where (
+    where
+        classified.verdict is null
+        and not exists (
+            select from raw.{{ table }} as raw_row
+            where raw_row.{{ key }} = classified.{{ key }}
+        )
+    returning 1 as is_inserted
+
+),
+
+updated as (
+
+    update raw.{{ table }} as raw_row
+    set
+        {%- for column in columns if column != key %}
+        {{ column }} = classified.{{ column }},
+        {%- endfor %}
+        loaded_at = now()
+    from classified
+    where
+        classified.verdict is null
+        and raw_row.{{ key }} = classified.{{ key }}
+        and (
             {%- for column in columns %}
             raw_row.{{ column }}{{ "," if not loop.last }}
             {%- endfor %}
         ) is distinct from (
             {%- for column in columns %}
-            excluded.{{ column }}{{ "," if not loop.last }}
+            classified.{{ column }}{{ "," if not loop.last }}
             {%- endfor %}
         )
-    returning (raw_row.xmax = 0) as is_inserted
+    returning 1 as is_updated
 
 ),
 
@@ -108,10 +141,8 @@ row_counts as (
 upsert_counts as (
 
     select
-        count(*) filter (where upserted.is_inserted) as rows_inserted,
-        count(*) filter (where not upserted.is_inserted) as rows_updated
-
-    from upserted
+        (select count(*) from inserted) as rows_inserted,
+        (select count(*) from updated) as rows_updated
 
 ),
 
