@@ -78,8 +78,10 @@ def warehouse_url(session_dir: Path) -> Iterator[str]:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
         return
-    run_dir = session_dir / "run"
-    run_dir.mkdir(mode=0o700)
+    # pgserver keeps its lock files there, and its exit hook writes them again after the session's folder is gone:
+    # one small folder per user, kept, instead of a leftover per session.
+    run_dir = Path(tempfile.gettempdir()) / f"loyalty-tests-run-{os.getuid()}"
+    run_dir.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
     import pgserver
 
