@@ -93,3 +93,13 @@ class TestSampleRetailer:
         for summary in again.sources:
             assert summary.already_loaded, summary.entity
             assert (summary.rows_loaded, summary.rows_quarantined) == (0, 0), summary.entity
+
+    def test_the_shops_order_statuses_are_translated_to_ours(self, warehouse_url: str) -> None:
+        """The mapping's `values` turn Shopify's financial statuses into ours: paid and partially refunded
+        orders are `completed` (what the warehouse counts as a purchase), the others keep their word."""
+        empty_app_tables(warehouse_url)
+        load(MAPPING, url=warehouse_url)
+        with psycopg.connect(warehouse_url) as conn:
+            statuses = dict(conn.execute("select status, count(*) from raw.orders group by status").fetchall())
+        assert set(statuses) == {"completed", "refunded", "pending"}
+        assert statuses["completed"] > statuses["refunded"] + statuses["pending"]

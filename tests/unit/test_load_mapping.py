@@ -111,6 +111,12 @@ class TestMappingModel:
                 "entities.customers",
                 "cannot tell the format",
             ),
+            (
+                with_customers(values={"locale": {"br": "pt-BR"}}),
+                "customers:",
+                "entities.customers",
+                "values for field(s) not in columns: locale",
+            ),
             ({**GOOD, "timezone": "Mars/Olympus"}, "timezone", "timezone", "unknown timezone"),
             (
                 {"entities": {**GOOD["entities"], "events": {}}},
@@ -128,6 +134,7 @@ class TestMappingModel:
             "path-and-url",
             "url-without-table",
             "unknown-extension",
+            "values-of-an-unmapped-field",
             "timezone",
             "events-not-yet",
         ],

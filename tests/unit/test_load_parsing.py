@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from loyalty.loader.entities import CUSTOMERS
-from loyalty.loader.parsing import Formats, parse_batch
+from loyalty.loader.parsing import Formats, parse_batch, translate_values
 
 
 def reasons(field: str, values: list[str], formats: Formats) -> list[str | None]:
@@ -48,3 +48,15 @@ class TestStrictFormats:
         """%Y wants four digits: `14/03/24` is refused rather than loaded as the year 24 (%y reads it)."""
         formats = Formats(date_format=fmt, timestamp_format=fmt)
         assert reasons(field, [value], formats) == [reason]
+
+
+class TestValueTranslation:
+    def test_a_sources_words_become_ours_and_the_rest_pass_unchanged(self) -> None:
+        """`values: {status: {paid: completed}}`: whole values are looked up; unlisted ones and nulls stay."""
+        texts = {
+            "status": pa.array(["paid", "refunded", None, "paid ", "partially_refunded"], pa.string()),
+            "order_id": pa.array(["paid", "b", "c", "d", "e"], pa.string()),
+        }
+        translated = translate_values(texts, {"status": {"paid": "completed", "partially_refunded": "completed"}})
+        assert translated["status"].to_pylist() == ["completed", "refunded", None, "paid ", "completed"]
+        assert translated["order_id"].to_pylist() == ["paid", "b", "c", "d", "e"]  # other fields untouched

@@ -78,6 +78,13 @@ class EntityMapping(BaseModel):
     true_values: list[str] = Field(default_factory=lambda: list(DEFAULT_TRUE), min_length=1)
     false_values: list[str] = Field(default_factory=lambda: list(DEFAULT_FALSE), min_length=1)
     columns: BaseModel  # narrowed per entity below
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description=(
+            "Per our field, a source value and ours, e.g. status: {paid: completed} (a shop's words for ours); "
+            "values not listed pass unchanged."
+        ),
+    )
 
     @field_validator("encoding", mode="before")
     @classmethod
@@ -109,6 +116,9 @@ class EntityMapping(BaseModel):
             raise ValueError("format postgres needs a url source")
         if self.source.path is not None and self.format is None and _format_of(self.source.path) is None:
             raise ValueError(f"cannot tell the format of {self.source.path!r}: set format (csv or parquet)")
+        unmapped = sorted(set(self.values) - set(self.column_map()))
+        if unmapped:
+            raise ValueError(f"values for field(s) not in columns: {', '.join(unmapped)}")
         overlap = {v.lower() for v in self.true_values} & {v.lower() for v in self.false_values}
         if overlap:
             raise ValueError(f"values both true and false: {', '.join(sorted(overlap))}")

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from loyalty.loader.entities import Entity, Field
 from loyalty.loader.mapping import DEFAULT_FALSE, DEFAULT_TRUE, EntityMapping
 
-__all__ = ["CANONICAL", "Formats", "ParsedBatch", "formats_of", "parse_batch"]
+__all__ = ["CANONICAL", "Formats", "ParsedBatch", "formats_of", "parse_batch", "translate_values"]
 
 ISO_TIMESTAMP = (
     r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<hm>\d{2}:\d{2})(?::(?P<sec>\d{2}))?(?P<frac>\.\d{1,9})?)?"
@@ -190,6 +190,18 @@ def _parse(text: pa.Array, field: Field, formats: Formats) -> pa.Array:
     if field.type == "timestamptz":
         return _timestamp(text, formats)
     return _boolean(text, formats)
+
+
+def translate_values(texts: Mapping[str, pa.Array], values: Mapping[str, Mapping[str, str]]) -> dict[str, pa.Array]:
+    """The mapping's `values`: a source's word for one of ours (Shopify's `paid` for `completed`), looked up
+    as a whole trimmed value; anything not listed passes unchanged."""
+    translated = dict(texts)
+    for name, pairs in values.items():
+        if name in translated and pairs:
+            position = pc.index_in(translated[name], value_set=pa.array(list(pairs), pa.string()))
+            replaced = pc.take(pa.array(list(pairs.values()), pa.string()), position)
+            translated[name] = pc.coalesce(replaced, translated[name])
+    return translated
 
 
 def parse_batch(

@@ -29,7 +29,7 @@ from psycopg import sql
 from loyalty import warehouse
 from loyalty.loader.entities import ENTITIES, Entity
 from loyalty.loader.mapping import EntityMapping, MappingError, read_mapping, where
-from loyalty.loader.parsing import CANONICAL, formats_of, parse_batch, row_data
+from loyalty.loader.parsing import CANONICAL, formats_of, parse_batch, row_data, translate_values
 from loyalty.loader.report import LoadReport, SourceSummary
 from loyalty.loader.sources import DatabaseSource, FileSource, Malformed, SourceBatch, resolve_sources
 from loyalty.sql_files import query
@@ -177,7 +177,8 @@ def _copy(
 
         for batch in batches:
             formats = {name: typed_formats if name in batch.typed else text_formats for name in batch.texts}
-            parsed = parse_batch(entity, batch.texts, formats, batch.read_reason, batch.read_field)
+            texts = translate_values(batch.texts, mapping.values)
+            parsed = parse_batch(entity, texts, formats, batch.read_reason, batch.read_field)
             failing = pc.is_valid(parsed.reason)
             table = pa.table(
                 {
