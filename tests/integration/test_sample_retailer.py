@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from loyalty.dbt import run_dbt
 from loyalty.loader import load
 
 from ..conftest import empty_app_tables
@@ -103,3 +105,29 @@ class TestSampleRetailer:
             statuses = dict(conn.execute("select status, count(*) from raw.orders group by status").fetchall())
         assert set(statuses) == {"completed", "refunded", "pending"}
         assert statuses["completed"] > statuses["refunded"] + statuses["pending"]
+
+    def test_features_and_segments_build_on_the_loaded_data(self, warehouse_url: str) -> None:
+        """The daily `dbt build` (the warehouse DAG's: data contract, features, segments, eligibility, data tests)
+        passes on the loaded sample, and its buyers have their orders counted and a segment: the warehouse works
+        on a retailer's own data."""
+        empty_app_tables(warehouse_url)
+        load(MAPPING, url=warehouse_url)
+        run_date = dt.date(2026, 3, 31)  # the sample's last order is on 27 March
+        run_dbt(["build"], warehouse_url, run_date)
+        with psycopg.connect(warehouse_url) as conn:
+            customers, buyers, segmented = conn.execute(
+                """select count(*), count(*) filter (where customers.order_count > 0),
+                          count(segments.rfm_segment) filter (where customers.order_count > 0)
+                   from marts.dim_customers as customers
+                   left join marts.customer_segments as segments
+                       on segments.customer_id = customers.customer_id and segments.run_date = customers.run_date
+                   where customers.run_date = %s""",
+                [run_date],
+            ).fetchone()
+            completed_buyers = conn.execute(
+                "select count(distinct customer_id) from raw.orders where status = 'completed' and ordered_at < %s",
+                [run_date],
+            ).fetchone()[0]
+        assert customers == EXPECTED["entities"]["customers"]["rows_loaded"]
+        assert buyers == completed_buyers > 0
+        assert segmented == buyers
