@@ -11,6 +11,7 @@ import pytest
 
 from loyalty.dbt import run_dbt
 from loyalty.loader import load
+from loyalty.warehouse import drop_dbt_schemas
 
 from ..conftest import empty_app_tables
 
@@ -111,6 +112,8 @@ class TestSampleRetailer:
         passes on the loaded sample, and its buyers have their orders counted and a segment: the warehouse works
         on a retailer's own data."""
         empty_app_tables(warehouse_url)
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            drop_dbt_schemas(conn)  # other tests leave stand-ins in marts (e.g. a hand-made dim_customers)
         load(MAPPING, url=warehouse_url)
         run_date = dt.date(2026, 3, 31)  # the sample's last order is on 27 March
         run_dbt(["build"], warehouse_url, run_date)
