@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +78,45 @@ class TestDirection:
         assert "psycopg" in names
         nested = {name for name, _ in imported_modules(PLUGINS / "loyalty" / "cli.py")}
         assert "loyalty.specs.preview" in nested  # imported inside the preview command
+
+
+# loyalty.specs: "imports point one way: steps ← journeys ← workflow ← loading" (its __init__), and the package
+# itself (what the DAG factory imports at parse time) re-exports only those four, never templates, checks, seeds
+# or preview, which pull in Jinja, the database and the dbt project.
+SPEC_MODEL_LAYERS = {
+    "loyalty.specs.steps": set(),
+    "loyalty.specs.journeys": {"loyalty.specs.steps"},
+    "loyalty.specs.workflow": {"loyalty.specs.steps", "loyalty.specs.journeys"},
+    "loyalty.specs.loading": {"loyalty.specs.steps", "loyalty.specs.journeys", "loyalty.specs.workflow"},
+    "loyalty.specs": {
+        "loyalty.specs.steps",
+        "loyalty.specs.journeys",
+        "loyalty.specs.workflow",
+        "loyalty.specs.loading",
+    },
+}
+
+
+class TestSpecModel:
+    @pytest.mark.parametrize("module", sorted(SPEC_MODEL_LAYERS))
+    def test_the_spec_model_imports_one_way(self, module: str) -> None:
+        """Each layer of the spec model imports only the layers below it, and no other `loyalty` module."""
+        path = PLUGINS.joinpath(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        imported = {name for name, _ in imported_modules(path) if name == "loyalty" or name.startswith("loyalty.")}
+        assert imported - SPEC_MODEL_LAYERS[module] == set()
+
+    def test_importing_the_spec_model_stays_light(self) -> None:
+        """`import loyalty.specs` (the DAG factory's one product import at parse time) loads no Jinja, database
+        driver, dbt or Airflow: the spec's readers that need them are imported from their own modules."""
+        code = (
+            "import sys, loyalty.specs; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'jinja2', 'psycopg', 'dbt', 'babel', 'airflow'}"
+            " or m in {'loyalty.sql_files', 'loyalty.paths'} or m.startswith('loyalty.specs.') and m.split('.')[2]"
+            " not in {'steps', 'journeys', 'workflow', 'loading'}))"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+        assert result.stdout.strip() == "[]"
 
 
 def import_graph(package: str) -> dict[str, set[str]]:
