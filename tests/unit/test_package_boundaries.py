@@ -71,6 +71,17 @@ class TestDirection:
         ]
         assert offenders == []
 
+    def test_the_emulator_imports_nothing_of_the_project_outside_itself(self) -> None:
+        """The provider emulator is an independent witness of the channels, ledger and receiver: no module in it
+        imports `loyalty` or another part of `loyalty_dev` (relative imports resolved, lazy ones included)."""
+        offenders = [
+            f"{path.relative_to(PLUGINS)}:{line}: {name}"
+            for path in files("loyalty_dev/emulator")
+            for name, line in imported_modules(path)
+            if name.split(".")[0] in {"loyalty", "loyalty_dev"} and not name.startswith("loyalty_dev.emulator")
+        ]
+        assert offenders == []
+
     def test_the_check_sees_imports_inside_functions(self, tmp_path: Path) -> None:
         """The walker finds a lazy import in a function body and resolves a relative one: the test above can fail."""
         path = PLUGINS / "loyalty" / "report" / "__init__.py"
