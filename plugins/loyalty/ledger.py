@@ -152,9 +152,7 @@ def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False
         "channels": list(action.channels),
         "contact_columns": CHANNEL_CONSENT,
     }
-    rendered = query("ledger/plan_action.sql", structure=structure)
-    assert isinstance(rendered, str)
-    return rendered
+    return query("ledger/plan_action.sql", structure=structure)
 
 
 @dataclass(frozen=True)
