@@ -5,6 +5,9 @@ request; a row is claimed (pending -> sending) in its own committed transaction 
 request; a row found in `sending` is never resent blindly: it is looked up at the provider and
 becomes `sent` (the provider has it), `pending` again (the provider's authoritative lookup says
 it never arrived, and the claim is older than the grace period) or `unknown` (reported).
+
+Only this module writes loyalty.send_ledger (its statements are loyalty/sql/ledger/*.sql; others, e.g. the
+audience gate's suppression, call it): tests/unit/test_sql_files.py::TestWrites fails otherwise.
 """
 
 from __future__ import annotations
@@ -152,9 +155,7 @@ def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False
         "channels": list(action.channels),
         "contact_columns": CHANNEL_CONSENT,
     }
-    rendered = query("ledger/plan_action.sql", structure=structure)
-    assert isinstance(rendered, str)
-    return rendered
+    return query("ledger/plan_action.sql", structure=structure)
 
 
 @dataclass(frozen=True)

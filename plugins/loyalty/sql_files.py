@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from psycopg import sql
@@ -35,15 +35,12 @@ __all__ = ["INCLUDE", "SQL_DIR", "included_files", "query", "read_sql"]
 INCLUDE = re.compile(r"^-- include: (?P<name>[\w./]+\.sql)$\n?", re.MULTILINE)  # the line, its newline too
 
 
-def read_sql(name: str, directory: Path = SQL_DIR) -> str:
-    """The text of `directory/name` with every ``-- include:`` line replaced by the included file's text."""
-    return _read(name, directory)
-
-
 @lru_cache(maxsize=256)
-def _read(name: str, directory: Path) -> str:
+def read_sql(name: str, directory: Path = SQL_DIR) -> str:
+    """The text of `directory/name` with every ``-- include:`` line replaced by the included file's text
+    (read once per process: the files ship with the package)."""
     text = (directory / name).read_text()
-    return INCLUDE.sub(lambda match: _read(match.group("name"), directory), text)
+    return INCLUDE.sub(lambda match: read_sql(match.group("name"), directory), text)
 
 
 def included_files(directory: Path = SQL_DIR) -> set[str]:
@@ -60,7 +57,23 @@ def _template(name: str, directory: Path) -> Template:
         autoescape=False,  # noqa: S701 - SQL, not HTML; values are bound parameters, never rendered
         keep_trailing_newline=True,
     )
-    return environment.from_string(_read(name, directory))
+    return environment.from_string(read_sql(name, directory))
+
+
+@overload
+def query(
+    name: str, directory: Path = ..., *, structure: Mapping[str, Any] | None = ..., identifiers: None = ...
+) -> str: ...
+
+
+@overload
+def query(
+    name: str,
+    directory: Path = ...,
+    *,
+    structure: Mapping[str, Any] | None = ...,
+    identifiers: Mapping[str, sql.Composable],
+) -> sql.Composed: ...
 
 
 def query(
@@ -71,8 +84,9 @@ def query(
     identifiers: Mapping[str, sql.Composable] | None = None,
 ) -> str | sql.Composed:
     """A statement ready for ``execute(query(...), params)``: includes resolved, then the Jinja
-    `structure` rendered (when given), then the `{name}` `identifiers` filled in (when given)."""
-    text = _template(name, directory).render(**structure) if structure is not None else _read(name, directory)
-    if identifiers:
+    `structure` rendered (when given), then the `{name}` `identifiers` filled in (when given).
+    Text (`str`) without identifiers, a `psycopg.sql.Composed` with them: callers need no isinstance check."""
+    text = _template(name, directory).render(**structure) if structure is not None else read_sql(name, directory)
+    if identifiers is not None:
         return sql.SQL(text).format(**identifiers)
     return text

@@ -43,9 +43,7 @@ def _plan_action_renderings() -> Iterator[tuple[str, str]]:
 def _audience_renderings() -> Iterator[tuple[str, str]]:
     from loyalty.quality.checks import audience_sql
 
-    text = audience_sql()
-    assert isinstance(text, str)
-    yield "every channel", text
+    yield "every channel", audience_sql()
 
 
 def _loader_apply_renderings() -> Iterator[tuple[str, str]]:

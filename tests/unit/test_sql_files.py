@@ -110,3 +110,45 @@ def test_no_sql_statement_lives_in_a_python_string() -> None:
     """The product's SQL is in .sql files: no multi-line SQL string is left in its Python modules."""
     offenders = [found for path in sorted(PACKAGE_DIR.rglob("*.py")) for found in _sql_strings(path)]
     assert offenders == []
+
+
+WRITE = re.compile(r"^\s*(insert\s+into|update\s+[\w.]+(\s+as\s+\w+)?\s+set|delete\s+from|merge\s+into)\b", re.I)
+LEDGER_WRITE = re.compile(r"\b(insert\s+into|update|delete\s+from|merge\s+into)\s+loyalty\.send_ledger\b", re.I)
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+class TestWrites:
+    def test_no_write_lives_in_a_python_string(self) -> None:
+        """Only one-line reads and housekeeping stay inline (loyalty.sql_files): every insert, update, delete or
+        merge the product runs, even a one-line one, is a .sql file."""
+        offenders = [
+            f"{path.relative_to(PACKAGE_DIR)}:{line}"
+            for path in sorted(PACKAGE_DIR.rglob("*.py"))
+            for line, text in _strings(path)
+            if WRITE.search(text)
+        ]
+        assert offenders == []
+
+    def test_only_the_ledger_module_writes_the_send_ledger(self) -> None:
+        """Every statement that writes loyalty.send_ledger is a file under sql/ledger/, and the only Python module
+        that loads one is loyalty/ledger.py (a reader such as specs/preview.py may load the others)."""
+        writers = {
+            str(path.relative_to(SQL_DIR))
+            for path in SQL_DIR.rglob("*.sql")
+            if LEDGER_WRITE.search(read_sql(str(path.relative_to(SQL_DIR))))
+        }
+        assert writers and all(name.startswith("ledger/") for name in writers)
+        loaders = {
+            str(path.relative_to(PACKAGE_DIR))
+            for path in PACKAGE_DIR.rglob("*.py")
+            for _, text in _strings(path)
+            if text in writers
+        }
+        assert loaders == {"ledger.py"}

@@ -169,7 +169,7 @@ def _size_band(history: list[int]) -> tuple[int, int] | None:
     return int(median * low), int(median * high) + 1
 
 
-def audience_sql() -> str | sql.Composed:
+def audience_sql() -> str:
     """The audience gate's query: consent checked by the contact-permission rule the plan applied."""
     return query("quality/audience.sql", structure={"contact_columns": CHANNEL_CONSENT})
 

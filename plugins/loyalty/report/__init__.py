@@ -46,49 +46,67 @@ COLUMNS = (
 )
 
 
-def fetch_results(conn: psycopg.Connection) -> list[Row]:
-    """Rows of marts.metrics_workflow_variants plus the generator's truth where it exists."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query("report/workflow_variants.sql")).fetchall()
-    return [{key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()} for row in rows]
-
-
 def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _query(conn: psycopg.Connection, relation: str, name: str) -> list[Row]:
-    """Rows of the report's query `name` (loyalty/sql/report/) on one relation; [] when the relation is not
-    built yet (e.g. before the metrics DAG)."""
-    found = conn.execute("select to_regclass(%s)", [relation]).fetchone()
-    if found is None or found[0] is None:
-        return []
+def _rows(conn: psycopg.Connection, name: str) -> list[Row]:
+    """Rows of the report's query `name` (loyalty/sql/report/), Decimals as floats."""
     with conn.cursor(row_factory=dict_row) as cur:
         return [{key: _plain(value) for key, value in row.items()} for row in cur.execute(query(name)).fetchall()]
 
 
+def fetch_results(conn: psycopg.Connection) -> list[Row]:
+    """Rows of marts.metrics_workflow_variants plus the generator's truth where it exists."""
+    return _rows(conn, "report/workflow_variants.sql")
+
+
+# The report's query on each relation it reads: a relation not built yet (e.g. before the metrics DAG) gives [].
+QUERIES = {
+    "kpis": ("marts.metrics_loyalty_kpis", "report/loyalty_kpis.sql"),
+    "quarantine": ("marts.data_quality_quarantine", "report/quarantine_by_rule.sql"),
+    "checks": ("marts.data_quality_results", "report/checks_by_suite.sql"),
+    "points_latest": ("marts.metrics_points_liability", "report/points_liability_latest.sql"),
+    "points_monthly": ("marts.metrics_points_liability", "report/points_liability_monthly.sql"),
+    "experiments": ("marts.metrics_workflow_experiments", "report/workflow_experiments.sql"),
+    "attribution": ("marts.metrics_workflow_attribution", "report/workflow_attribution.sql"),
+    "objectives": ("marts.metrics_workflow_objectives", "report/workflow_objectives.sql"),
+    "daily": ("marts.metrics_workflow_funnel", "report/daily_funnel.sql"),
+    "tiers": ("marts.metrics_loyalty_tiers", "report/loyalty_tiers.sql"),
+    "retention": ("marts.metrics_retention_cohorts", "report/retention_cohorts.sql"),
+}
+
+
+def _built(conn: psycopg.Connection, relations: list[str]) -> set[str]:
+    """Which of `relations` exist: one round trip for all of them."""
+    return {
+        relation
+        for (relation,) in conn.execute(
+            "select relation from unnest(%s::text[]) as relation where to_regclass(relation) is not null", [relations]
+        )
+    }
+
+
 def fetch_report(conn: psycopg.Connection) -> Report:
     """Everything the dashboards show, from the marts (Great Expectations results: marts.data_quality_results)."""
-    kpis = _query(conn, "marts.metrics_loyalty_kpis", "report/loyalty_kpis.sql")
-    quarantine = _query(conn, "marts.data_quality_quarantine", "report/quarantine_by_rule.sql")
-    checks = _query(conn, "marts.data_quality_results", "report/checks_by_suite.sql")
-    points_latest = _query(conn, "marts.metrics_points_liability", "report/points_liability_latest.sql")
-    points_monthly = _query(conn, "marts.metrics_points_liability", "report/points_liability_monthly.sql")
+    built = _built(conn, sorted({relation for relation, _ in QUERIES.values()}))
+    figures = {key: _rows(conn, name) if relation in built else [] for key, (relation, name) in QUERIES.items()}
+    kpis, quarantine, checks = figures["kpis"], figures["quarantine"], figures["checks"]
     return {
         "workflows": fetch_results(conn),
-        "experiments": _query(conn, "marts.metrics_workflow_experiments", "report/workflow_experiments.sql"),
-        "attribution": _query(conn, "marts.metrics_workflow_attribution", "report/workflow_attribution.sql"),
-        "objectives": _query(conn, "marts.metrics_workflow_objectives", "report/workflow_objectives.sql"),
-        "daily": _query(conn, "marts.metrics_workflow_funnel", "report/daily_funnel.sql"),
+        "experiments": figures["experiments"],
+        "attribution": figures["attribution"],
+        "objectives": figures["objectives"],
+        "daily": figures["daily"],
         "program": {
             "revenue": sum(row["revenue"] or 0 for row in kpis),
             "orders": sum(row["orders"] or 0 for row in kpis),
             "customers_with_orders": max((row["customers_with_orders"] or 0 for row in kpis), default=0),
-            "points_liability": next(iter(points_latest), None),
-            "points_monthly": points_monthly,
+            "points_liability": next(iter(figures["points_latest"]), None),
+            "points_monthly": figures["points_monthly"],
             "months": kpis,
-            "tiers": _query(conn, "marts.metrics_loyalty_tiers", "report/loyalty_tiers.sql"),
-            "retention": _query(conn, "marts.metrics_retention_cohorts", "report/retention_cohorts.sql"),
+            "tiers": figures["tiers"],
+            "retention": figures["retention"],
         },
         "data_quality": {
             "quarantined": sum(row["rows"] for row in quarantine),

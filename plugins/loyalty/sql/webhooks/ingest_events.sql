@@ -24,7 +24,6 @@ normalized as (
         incoming.record ->> 'event_id' as event_id,
         incoming.record ->> 'provider' as provider,
         coalesce(by_send_id.send_id, by_message_id.send_id) as send_id,
-        incoming.record ->> 'claimed_send_id' as claimed_send_id,
         coalesce(by_send_id.customer_id, by_message_id.customer_id) as customer_id,
         coalesce(by_send_id.recipient, by_message_id.recipient) as recipient,
         incoming.record ->> 'provider_message_id' as provider_message_id,

@@ -8,11 +8,9 @@ with
 
 incoming as (
 
-    select
-        batch.event,
-        batch.position
+    select batch.event
 
-    from jsonb_array_elements(%(events)s::jsonb) with ordinality as batch (event, position)
+    from jsonb_array_elements(%(events)s::jsonb) as batch (event)
 
 ),
 
@@ -22,7 +20,6 @@ normalized as (
         incoming.event ->> 'sg_event_id' as event_id,
         'sendgrid' as provider,
         ledger.send_id,
-        incoming.event ->> 'send_id' as claimed_send_id,
         ledger.customer_id,
         incoming.event ->> 'sg_message_id' as provider_message_id,
         incoming.event ->> 'event' as event_type,
