@@ -395,6 +395,17 @@ class TestMappingErrors:
         with pytest.raises(SourceError, match=r"table shop\.no_such_table: cannot be read"):
             load(mapping, url)
 
+    def test_bytes_a_single_byte_encoding_does_not_define(self, url: str, tmp_path: Path) -> None:
+        """cp1252 leaves 0x81 undefined: pyarrow decodes the whole stream, so the file cannot be read (a source
+        error naming the file and the encoding, exit 2 without a traceback), and nothing of it loads."""
+        (tmp_path / "customers.csv").write_bytes(b"id,email,signup_at,consent\n1,a\x81@x.com,2026-01-05,yes\n")
+        mapping = write_mapping(tmp_path, customers_mapping(encoding="cp1252"))
+        with pytest.raises(SourceError, match=r"customers\.csv: cannot be read as cp1252 CSV"):
+            load(mapping, url)
+        result = runner.invoke(app, ["load", "--mapping", str(mapping)], env={"LOYALTY_WAREHOUSE_URL": url})
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert rows(url, "select count(*) from raw.customers") == [(0,)]
+
 
 class TestIdempotence:
     def test_the_same_file_twice_changes_nothing(self, url: str, tmp_path: Path) -> None:
