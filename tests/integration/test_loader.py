@@ -18,8 +18,6 @@ from loyalty.cli import app
 from loyalty.loader import LoadReport, MappingError, SourceError, SourceSummary, load
 from loyalty.loader import run as loader_run
 
-from ..conftest import empty_app_tables
-
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 
@@ -33,9 +31,8 @@ CUSTOMERS_CSV = (
 
 
 @pytest.fixture
-def url(warehouse_url: str) -> str:
-    empty_app_tables(warehouse_url)
-    return warehouse_url
+def url(clean_warehouse: str) -> str:
+    return clean_warehouse
 
 
 def write_mapping(folder: Path, entities: dict, **top: object) -> Path:
