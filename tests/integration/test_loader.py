@@ -463,3 +463,43 @@ class TestIdempotence:
             (True, 0, 0),
             (False, 50, 1),
         ]
+
+
+class TestLoadDag:
+    def test_the_load_task_skips_fails_or_loads(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The `loyalty_load` DAG's task, as its doc says: no mapping configured skips; a wrong mapping fails
+        without retries (AirflowFailException); a source that cannot be read raises a retryable error; a good
+        mapping loads and returns the report (XCom)."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from loyalty.orchestration.factory import LOAD_MAPPING_ENV, load_dag
+
+        monkeypatch.delenv("AIRFLOW_CONN_LOYALTY_WAREHOUSE", raising=False)
+        monkeypatch.delenv("AIRFLOW_VAR_LOYALTY_LOAD_MAPPING", raising=False)
+        monkeypatch.delenv(LOAD_MAPPING_ENV, raising=False)
+        monkeypatch.setenv("LOYALTY_WAREHOUSE_URL", url)
+        task = load_dag().get_task("load")
+        with pytest.raises(AirflowSkipException, match="no mapping"):
+            task.python_callable()
+
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        bad = tmp_path / "bad.yml"
+        bad.write_text("entities:\n  customers:\n    source: {path: customers.csv}\n    columns: {customer_id: id}\n")
+        monkeypatch.setenv(LOAD_MAPPING_ENV, str(bad))
+        with pytest.raises(AirflowFailException, match=r"entities\.customers\.columns\.signup_at"):
+            task.python_callable()
+
+        (tmp_path / "cp1252.csv").write_bytes(b"id,email,signup_at,consent\n1,a\x81@x.com,2026-01-05,yes\n")
+        unreadable = write_mapping(tmp_path, customers_mapping("cp1252.csv", encoding="cp1252"))
+        monkeypatch.setenv(LOAD_MAPPING_ENV, str(unreadable))
+        with pytest.raises(RuntimeError, match="cannot be read as cp1252"):  # retried: not AirflowFailException
+            task.python_callable()
+
+        monkeypatch.setenv(LOAD_MAPPING_ENV, str(bad))
+        monkeypatch.setenv("AIRFLOW_VAR_LOYALTY_LOAD_MAPPING", str(write_mapping(tmp_path, customers_mapping())))
+        report = task.python_callable()  # the Variable wins over the env var (the bad mapping)
+        (summary,) = report["sources"]
+        assert (summary["entity"], summary["rows_loaded"]) == ("customers", 3)
+        assert rows(url, "select count(*) from raw.customers") == [(3,)]
