@@ -87,7 +87,18 @@ def load(mapping_path: Path, url: str | None = None) -> LoadReport:
             warehouse.run_sql_file(conn, "schema.sql")  # a warehouse older than the loader
         for entity, entity_mapping, source, header in plan:
             summary = _load_source(conn, entity, entity_mapping, source, header, timezone, report.load_id)
-            log.info("%s %s: %s", entity.name, summary.source, summary)
+            log.info(
+                "%s %s: read %s, loaded %s (%s new, %s changed), quarantined %s %s%s",
+                summary.entity,
+                summary.source,
+                summary.rows_read,
+                summary.rows_loaded,
+                summary.rows_inserted,
+                summary.rows_updated,
+                summary.rows_quarantined,
+                summary.quarantined_by_reason or "",
+                " (already loaded)" if summary.already_loaded else "",
+            )
             report.sources.append(summary)
     return report
 
