@@ -18,8 +18,6 @@ from loyalty.cli import app
 from loyalty.loader import LoadReport, MappingError, SourceError, SourceSummary, load
 from loyalty.loader import run as loader_run
 
-from ..conftest import empty_app_tables
-
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 
@@ -33,9 +31,8 @@ CUSTOMERS_CSV = (
 
 
 @pytest.fixture
-def url(warehouse_url: str) -> str:
-    empty_app_tables(warehouse_url)
-    return warehouse_url
+def url(clean_warehouse: str) -> str:
+    return clean_warehouse
 
 
 def write_mapping(folder: Path, entities: dict, **top: object) -> Path:
@@ -395,6 +392,17 @@ class TestMappingErrors:
         with pytest.raises(SourceError, match=r"table shop\.no_such_table: cannot be read"):
             load(mapping, url)
 
+    def test_bytes_a_single_byte_encoding_does_not_define(self, url: str, tmp_path: Path) -> None:
+        """cp1252 leaves 0x81 undefined: pyarrow decodes the whole stream, so the file cannot be read (a source
+        error naming the file and the encoding, exit 2 without a traceback), and nothing of it loads."""
+        (tmp_path / "customers.csv").write_bytes(b"id,email,signup_at,consent\n1,a\x81@x.com,2026-01-05,yes\n")
+        mapping = write_mapping(tmp_path, customers_mapping(encoding="cp1252"))
+        with pytest.raises(SourceError, match=r"customers\.csv: cannot be read as cp1252 CSV"):
+            load(mapping, url)
+        result = runner.invoke(app, ["load", "--mapping", str(mapping)], env={"LOYALTY_WAREHOUSE_URL": url})
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert rows(url, "select count(*) from raw.customers") == [(0,)]
+
 
 class TestIdempotence:
     def test_the_same_file_twice_changes_nothing(self, url: str, tmp_path: Path) -> None:
@@ -455,3 +463,43 @@ class TestIdempotence:
             (True, 0, 0),
             (False, 50, 1),
         ]
+
+
+class TestLoadDag:
+    def test_the_load_task_skips_fails_or_loads(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The `loyalty_load` DAG's task, as its doc says: no mapping configured skips; a wrong mapping fails
+        without retries (AirflowFailException); a source that cannot be read raises a retryable error; a good
+        mapping loads and returns the report (XCom)."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from loyalty.orchestration.factory import LOAD_MAPPING_ENV, load_dag
+
+        monkeypatch.delenv("AIRFLOW_CONN_LOYALTY_WAREHOUSE", raising=False)
+        monkeypatch.delenv("AIRFLOW_VAR_LOYALTY_LOAD_MAPPING", raising=False)
+        monkeypatch.delenv(LOAD_MAPPING_ENV, raising=False)
+        monkeypatch.setenv("LOYALTY_WAREHOUSE_URL", url)
+        task = load_dag().get_task("load")
+        with pytest.raises(AirflowSkipException, match="no mapping"):
+            task.python_callable()
+
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        bad = tmp_path / "bad.yml"
+        bad.write_text("entities:\n  customers:\n    source: {path: customers.csv}\n    columns: {customer_id: id}\n")
+        monkeypatch.setenv(LOAD_MAPPING_ENV, str(bad))
+        with pytest.raises(AirflowFailException, match=r"entities\.customers\.columns\.signup_at"):
+            task.python_callable()
+
+        (tmp_path / "cp1252.csv").write_bytes(b"id,email,signup_at,consent\n1,a\x81@x.com,2026-01-05,yes\n")
+        unreadable = write_mapping(tmp_path, customers_mapping("cp1252.csv", encoding="cp1252"))
+        monkeypatch.setenv(LOAD_MAPPING_ENV, str(unreadable))
+        with pytest.raises(RuntimeError, match="cannot be read as cp1252"):  # retried: not AirflowFailException
+            task.python_callable()
+
+        monkeypatch.setenv(LOAD_MAPPING_ENV, str(bad))
+        monkeypatch.setenv("AIRFLOW_VAR_LOYALTY_LOAD_MAPPING", str(write_mapping(tmp_path, customers_mapping())))
+        report = task.python_callable()  # the Variable wins over the env var (the bad mapping)
+        (summary,) = report["sources"]
+        assert (summary["entity"], summary["rows_loaded"]) == ("customers", 3)
+        assert rows(url, "select count(*) from raw.customers") == [(3,)]

@@ -13,8 +13,6 @@ from loyalty.dbt import run_dbt
 from loyalty.loader import load
 from loyalty.warehouse import drop_dbt_schemas
 
-from ..conftest import empty_app_tables
-
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "retailer"
@@ -35,11 +33,10 @@ def _contents(url: str) -> dict[str, tuple[int, str]]:
 
 
 class TestSampleRetailer:
-    def test_first_load_matches_the_expected_counts(self, warehouse_url: str) -> None:
+    def test_first_load_matches_the_expected_counts(self, clean_warehouse: str) -> None:
         """Every entity reads, loads and quarantines (by reason) exactly what expected_counts.json says,
         and the raw tables and raw.quarantine hold those rows."""
-        empty_app_tables(warehouse_url)
-        report = load(MAPPING, url=warehouse_url)
+        report = load(MAPPING, url=clean_warehouse)
 
         by_entity = {summary.entity: summary for summary in report.sources}
         assert sorted(by_entity) == sorted(EXPECTED["entities"])
@@ -60,18 +57,17 @@ class TestSampleRetailer:
                 False,
             ), entity
 
-        contents = _contents(warehouse_url)
+        contents = _contents(clean_warehouse)
         for entity, expected in EXPECTED["entities"].items():
             assert contents[entity][0] == expected["rows_loaded"], entity
         assert contents["quarantine"][0] == sum(e["rows_quarantined"] for e in EXPECTED["entities"].values())
 
-    def test_every_bad_row_is_quarantined_with_its_file_line_column_and_reason(self, warehouse_url: str) -> None:
+    def test_every_bad_row_is_quarantined_with_its_file_line_column_and_reason(self, clean_warehouse: str) -> None:
         """raw.quarantine holds exactly the deliberately bad rows of examples/retailer/README.md: each at its
         file and line, with the source column that broke (none for a malformed line) and the reason."""
-        empty_app_tables(warehouse_url)
-        load(MAPPING, url=warehouse_url)
+        load(MAPPING, url=clean_warehouse)
 
-        with psycopg.connect(warehouse_url) as conn:
+        with psycopg.connect(clean_warehouse) as conn:
             found = conn.execute(
                 "select source_table, source_file, source_line, source_column, rule from raw.quarantine"
             ).fetchall()
@@ -82,42 +78,39 @@ class TestSampleRetailer:
         )
         assert quarantined == expected
 
-    def test_a_second_load_changes_nothing(self, warehouse_url: str) -> None:
+    def test_a_second_load_changes_nothing(self, clean_warehouse: str) -> None:
         """Loading the same files again loads nothing new, quarantines nothing twice and leaves every
         raw row (loaded_at included) as it was."""
-        empty_app_tables(warehouse_url)
-        load(MAPPING, url=warehouse_url)
-        before = _contents(warehouse_url)
+        load(MAPPING, url=clean_warehouse)
+        before = _contents(clean_warehouse)
 
-        again = load(MAPPING, url=warehouse_url)
+        again = load(MAPPING, url=clean_warehouse)
 
-        assert _contents(warehouse_url) == before
+        assert _contents(clean_warehouse) == before
         assert sorted(summary.entity for summary in again.sources) == sorted(EXPECTED["entities"])
         for summary in again.sources:
             assert summary.already_loaded, summary.entity
             assert (summary.rows_loaded, summary.rows_quarantined) == (0, 0), summary.entity
 
-    def test_the_shops_order_statuses_are_translated_to_ours(self, warehouse_url: str) -> None:
+    def test_the_shops_order_statuses_are_translated_to_ours(self, clean_warehouse: str) -> None:
         """The mapping's `values` turn Shopify's financial statuses into ours: paid and partially refunded
         orders are `completed` (what the warehouse counts as a purchase), the others keep their word."""
-        empty_app_tables(warehouse_url)
-        load(MAPPING, url=warehouse_url)
-        with psycopg.connect(warehouse_url) as conn:
+        load(MAPPING, url=clean_warehouse)
+        with psycopg.connect(clean_warehouse) as conn:
             statuses = dict(conn.execute("select status, count(*) from raw.orders group by status").fetchall())
         assert set(statuses) == {"completed", "refunded", "pending"}
         assert statuses["completed"] > statuses["refunded"] + statuses["pending"]
 
-    def test_features_and_segments_build_on_the_loaded_data(self, warehouse_url: str) -> None:
+    def test_features_and_segments_build_on_the_loaded_data(self, clean_warehouse: str) -> None:
         """The daily `dbt build` (the warehouse DAG's: data contract, features, segments, eligibility, data tests)
         passes on the loaded sample, and its buyers have their orders counted and a segment: the warehouse works
         on a retailer's own data."""
-        empty_app_tables(warehouse_url)
-        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        with psycopg.connect(clean_warehouse, autocommit=True) as conn:
             drop_dbt_schemas(conn)  # other tests leave stand-ins in marts (e.g. a hand-made dim_customers)
-        load(MAPPING, url=warehouse_url)
+        load(MAPPING, url=clean_warehouse)
         run_date = dt.date(2026, 3, 31)  # the sample's last order is on 27 March
-        run_dbt(["build"], warehouse_url, run_date)
-        with psycopg.connect(warehouse_url) as conn:
+        run_dbt(["build"], clean_warehouse, run_date)
+        with psycopg.connect(clean_warehouse) as conn:
             customers, buyers, segmented = conn.execute(
                 """select count(*), count(*) filter (where customers.order_count > 0),
                           count(segments.rfm_segment) filter (where customers.order_count > 0)

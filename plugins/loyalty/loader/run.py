@@ -87,7 +87,18 @@ def load(mapping_path: Path, url: str | None = None) -> LoadReport:
             warehouse.run_sql_file(conn, "schema.sql")  # a warehouse older than the loader
         for entity, entity_mapping, source, header in plan:
             summary = _load_source(conn, entity, entity_mapping, source, header, timezone, report.load_id)
-            log.info("%s %s: %s", entity.name, summary.source, summary)
+            log.info(
+                "%s %s: read %s, loaded %s (%s new, %s changed), quarantined %s %s%s",
+                summary.entity,
+                summary.source,
+                summary.rows_read,
+                summary.rows_loaded,
+                summary.rows_inserted,
+                summary.rows_updated,
+                summary.rows_quarantined,
+                summary.quarantined_by_reason or "",
+                " (already loaded)" if summary.already_loaded else "",
+            )
             report.sources.append(summary)
     return report
 
@@ -115,15 +126,17 @@ def _load_source(
             conn.execute(query("loader/create_stage.sql", identifiers={"target": sql.Identifier("raw", entity.table)}))
             malformed = Malformed()
             batches: Iterator[SourceBatch] = iter(())
-            if (isinstance(source, FileSource) and header is not None) or isinstance(source, DatabaseSource):
+            if header is not None:  # a database source's header is its columns' types, never None
                 batches = source.batches(mapping, header, malformed)
-            _copy(conn, entity, mapping, timezone, batches, malformed)
+            column_map = mapping.column_map()
+            fields = [name for name in entity.field_names if name in column_map]  # staged, then applied
+            _copy(conn, entity, mapping, fields, timezone, batches, malformed)
             if isinstance(source, DatabaseSource):
                 checksum = summary.checksum = source.checksum_of_stream
                 assert checksum is not None
                 if _seen(conn, entity, checksum):
                     raise _AlreadyLoaded
-            _apply(conn, entity, mapping, source.label, load_id, summary)
+            _apply(conn, entity, column_map, fields, source.label, load_id, summary)
             if summary.rows_read == 0 and header is not None:
                 summary.notes.append("no rows (header only)" if isinstance(source, FileSource) else "no rows")
             conn.execute(
@@ -155,13 +168,13 @@ def _copy(
     conn: psycopg.Connection,
     entity: Entity,
     mapping: EntityMapping,
+    fields: list[str],
     timezone: str,
     batches: Iterator[SourceBatch],
     malformed: Malformed,
 ) -> None:
     """COPY every parsed batch into load_stage as CSV (pyarrow writes it; no per-row Python). A batch is sent
     on a thread while the next one is parsed; one batch at most is in flight."""
-    fields = [name for name in entity.field_names if name in mapping.column_map()]
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in (*META_COLUMNS, *fields))
     statement = query("loader/copy_stage.sql", identifiers={"columns": columns})
     text_formats = formats_of(mapping, timezone)
@@ -242,18 +255,23 @@ def apply_sql(entity: Entity, columns: list[str]) -> str:
 
 
 def _apply(
-    conn: psycopg.Connection, entity: Entity, mapping: EntityMapping, label: str, load_id: str, summary: SourceSummary
+    conn: psycopg.Connection,
+    entity: Entity,
+    column_map: dict[str, str],
+    fields: list[str],
+    label: str,
+    load_id: str,
+    summary: SourceSummary,
 ) -> None:
-    columns = [name for name in entity.field_names if name in mapping.column_map()]
     conn.execute(query("loader/lock_target.sql", identifiers={"target": sql.Identifier("raw", entity.table)}))
     conn.execute("analyze load_stage")  # row counts for the planner: a temporary table has no autovacuum
     conn.execute("set local work_mem = '256MB'")  # the duplicate-key hash aggregate holds every key of the file
     row = conn.execute(
-        apply_sql(entity, columns),
+        apply_sql(entity, fields),
         {
             "source_table": f"raw.{entity.table}",
             "source_file": label,
-            "source_columns": json.dumps(mapping.column_map()),
+            "source_columns": json.dumps(column_map),
             "load_id": load_id,
         },
     ).fetchone()

@@ -2,8 +2,9 @@
 
 Every source is read in record batches of strings (never a whole file in memory) with each row's
 line (CSV: the physical line, header = 1; Parquet and Postgres: the row number). Rows that cannot be
-read as rows (a wrong number of fields, bytes that are not the declared encoding) are not dropped:
-they come back with a read error, so the loader quarantines them with their line.
+read as rows (a wrong number of fields, bytes that are not UTF-8 in a UTF-8 file) are not dropped:
+they come back with a read error, so the loader quarantines them with their line. A latin-1 or cp1252
+file is decoded whole by pyarrow: a byte cp1252 does not define is a SourceError for the file.
 """
 
 from __future__ import annotations
@@ -218,27 +219,28 @@ def csv_batches(
         return "skip"
 
     bounded = _BoundedReadAhead(stream, BLOCK_SIZE)
-    reader = pa_csv.open_csv(
-        bounded,
-        read_options=pa_csv.ReadOptions(
-            encoding="utf8" if utf8 else mapping.encoding,
-            block_size=BLOCK_SIZE,
-            use_threads=False,
-            skip_rows=1,
-            column_names=_unique_names(header),
-        ),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=mapping.delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={c: pa.binary() if utf8 else pa.string() for c in wanted},
-            include_columns=wanted,
-            strings_can_be_null=False,
-        ),
-    )
     batcher = _Batcher(columns)
     rows = 0
     try:
+        # open_csv reads and decodes the first block already: a byte the encoding does not define raises here
+        reader = pa_csv.open_csv(
+            bounded,
+            read_options=pa_csv.ReadOptions(
+                encoding="utf8" if utf8 else mapping.encoding,
+                block_size=BLOCK_SIZE,
+                use_threads=False,
+                skip_rows=1,
+                column_names=_unique_names(header),
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=mapping.delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={c: pa.binary() if utf8 else pa.string() for c in wanted},
+                include_columns=wanted,
+                strings_can_be_null=False,
+            ),
+        )
         for record_batch in bounded.batches(reader):
             length = record_batch.num_rows
             ordinals = np.arange(rows, rows + length, dtype=np.int64)
