@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from loyalty.loader.entities import ENTITIES, Entity
-from loyalty.specs.loading import line_of
+from loyalty.specs.loading import format_validation_error, line_of
 
 __all__ = ["EntityMapping", "LoadMapping", "MappingError", "Source", "read_mapping"]
 
@@ -208,17 +208,6 @@ def mapping_json_schema() -> dict[str, Any]:
     return LoadMapping.model_json_schema()
 
 
-def _format_error(path: Path, text: str, error: ValidationError) -> str:
-    lines = [f"{path}: invalid load mapping"]
-    for item in error.errors():
-        location = tuple(item["loc"])
-        where = ".".join(str(part) for part in location) or "(top level)"
-        line = line_of(text, location)
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"  line {line}: {where}: {message}" if line else f"  {where}: {message}")
-    return "\n".join(lines)
-
-
 def read_mapping(path: Path) -> tuple[LoadMapping, str]:
     """Parse and validate a mapping file: the model and the file's text (for later line lookups).
     Raises MappingError naming the file, line and field."""
@@ -236,7 +225,7 @@ def read_mapping(path: Path) -> tuple[LoadMapping, str]:
     try:
         return LoadMapping.model_validate(data), text
     except ValidationError as exc:
-        raise MappingError(_format_error(path, text, exc)) from None
+        raise MappingError(format_validation_error(path, text, exc, "invalid load mapping")) from None
 
 
 def where(mapping_path: Path, text: str, *location: str | int) -> str:

@@ -240,7 +240,7 @@ def _utc_text(table: pa.Table) -> pa.Table:
 def apply_sql(entity: Entity, columns: list[str]) -> str:
     """sql/loader/apply.sql shaped for an entity and the fields a mapping gives (names from
     loyalty.loader.entities only, never from the mapping file)."""
-    rendered = query(
+    return query(
         "loader/apply.sql",
         structure={
             "table": entity.table,
@@ -250,8 +250,6 @@ def apply_sql(entity: Entity, columns: list[str]) -> str:
             "references": entity.references,
         },
     )
-    assert isinstance(rendered, str)
-    return rendered
 
 
 def _apply(

@@ -37,12 +37,17 @@ def line_of(text: str, location: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _format_error(path: Path, text: str, error: ValidationError) -> str:
-    lines = [f"{path}: invalid workflow spec"]
+STEP_TAGS = frozenset({"message", "wait", "branch", "reward"})  # pydantic's union tags: not a field a reader sees
+
+
+def format_validation_error(
+    path: Path, text: str, error: ValidationError, title: str, hidden: frozenset[str] = frozenset()
+) -> str:
+    """pydantic's errors as `FILE: TITLE` then one `line N: field.path: message` per error (any YAML file the
+    project validates: specs, load mappings); location parts in `hidden` are left out of the path."""
+    lines = [f"{path}: {title}"]
     for item in error.errors():
-        location = tuple(
-            p for p in item["loc"] if not (isinstance(p, str) and p in {"message", "wait", "branch", "reward"})
-        )
+        location = tuple(p for p in item["loc"] if not (isinstance(p, str) and p in hidden))
         where = ".".join(str(part) for part in location) or "(top level)"
         line = line_of(text, location)
         message = item["msg"].removeprefix("Value error, ")
@@ -66,7 +71,7 @@ def load_spec(path: Path) -> WorkflowSpec:
     try:
         spec = WorkflowSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_error(path, text, exc)) from None
+        raise SpecError(format_validation_error(path, text, exc, "invalid workflow spec", STEP_TAGS)) from None
     if spec.id != path.stem:
         raise SpecError(f"{path}: line {line_of(text, ('id',))}: id {spec.id!r} must match the file name {path.stem!r}")
     return spec
