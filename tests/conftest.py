@@ -20,23 +20,6 @@ import pytest
 
 from loyalty import warehouse
 
-APP_TABLES = (
-    "raw.customers",
-    "raw.products",
-    "raw.orders",
-    "raw.order_lines",
-    "raw.message_events",
-    "raw.quarantine",
-    "raw.quality_results",
-    "raw.quality_checked_loads",
-    "raw.loaded_files",
-    "loyalty.send_ledger",
-    "loyalty.journey_entries",
-    "loyalty.completed_plans",
-    "loyalty.workflow_runs",
-    "loyalty.contactability",
-)
-
 
 @pytest.fixture(scope="session")
 def session_dir() -> Iterator[Path]:
@@ -103,7 +86,7 @@ def mkdir(path: Path) -> Path:
 
 def empty_app_tables(url: str) -> None:
     with psycopg.connect(url) as conn:
-        conn.execute(f"truncate {', '.join(APP_TABLES)}")
+        warehouse.empty_app_tables(conn)
 
 
 @pytest.fixture

@@ -151,6 +151,33 @@ def run_sql_file(
     conn.execute(query(name, directory), params)
 
 
+# Every table schema.sql creates (a unit test keeps the two in step): what a replaced world or a test empties.
+APP_TABLES = (
+    "raw.customers",
+    "raw.products",
+    "raw.orders",
+    "raw.order_lines",
+    "raw.message_events",
+    "raw.quarantine",
+    "raw.quality_results",
+    "raw.quality_checked_loads",
+    "raw.loaded_files",
+    "loyalty.send_ledger",
+    "loyalty.journey_entries",
+    "loyalty.completed_plans",
+    "loyalty.workflow_runs",
+    "loyalty.contactability",
+)
+
+
+def empty_app_tables(conn: psycopg.Connection) -> None:
+    """Truncate every table the application owns (raw landing, ledger, suppression list, load records).
+
+    Only for a replaced synthetic world or a test: a warehouse with a retailer's data is never emptied.
+    """
+    conn.execute(f"truncate {', '.join(APP_TABLES)}")
+
+
 DBT_SCHEMAS = ("staging", "intermediate", "marts", "seeds", "snapshots")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from loyalty.warehouse import run_sql_file
+from loyalty.warehouse import empty_app_tables, run_sql_file
 from loyalty_dev.simulation.truth import TRUTH
 from loyalty_dev.simulation.world import advance_to
 
@@ -129,18 +129,9 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
         "sim.scheduled_orders",
         "sim.scheduled_order_lines",
         "sim.reactions",
-        "raw.customers",
-        "raw.products",
-        "raw.orders",
-        "raw.order_lines",
-        "raw.message_events",
-        "raw.quarantine",
-        "raw.quality_checked_loads",
-        "loyalty.send_ledger",
-        "loyalty.journey_entries",
-        "loyalty.completed_plans",
     ):
         conn.execute(f"truncate {table}")
+    empty_app_tables(conn)  # the previous world's loads, ledger, events and suppression list
 
     _copy(
         conn,
