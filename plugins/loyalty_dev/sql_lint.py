@@ -46,6 +46,12 @@ def _audience_renderings() -> Iterator[tuple[str, str]]:
     yield "every channel", audience_sql()
 
 
+def _contactable_renderings() -> Iterator[tuple[str, str]]:
+    from loyalty.specs.preview import contactable_sql
+
+    yield "every channel", contactable_sql()
+
+
 def _loader_apply_renderings() -> Iterator[tuple[str, str]]:
     from loyalty.loader.entities import ENTITIES
     from loyalty.loader.run import apply_sql
@@ -58,6 +64,7 @@ def _loader_apply_renderings() -> Iterator[tuple[str, str]]:
 RENDERINGS = {
     (SQL_DIR, "ledger/plan_action.sql"): _plan_action_renderings,
     (SQL_DIR, "quality/audience.sql"): _audience_renderings,
+    (SQL_DIR, "ledger/contactable_channels.sql"): _contactable_renderings,
     (SQL_DIR, "loader/apply.sql"): _loader_apply_renderings,
 }
 

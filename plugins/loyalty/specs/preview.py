@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from loyalty.assignment import assign, global_holdout
 from loyalty.specs import CHANNEL_CONSENT, compile_journey, load_spec
@@ -51,14 +52,25 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
     )
     messages: list[dict[str, str]] = []
     if arm != "holdout":
+        allowed = contactable_channels(conn, context)
         for action in compile_journey(spec):
             if action.kind != "message":
                 continue
-            channel = next(
-                (c for c in action.channels if all(context.get(column) for column in CHANNEL_CONSENT[c])), None
-            )
+            channel = next((c for c in action.channels if allowed.get(c)), None)
             fields = render(template_for(spec, arm, action.step_id, context.get("locale")), context)
             messages.append(
-                {"step_id": action.step_id, "channel": channel or "suppressed: no consented channel", **fields}
+                {"step_id": action.step_id, "channel": channel or "suppressed: no channel we may contact", **fields}
             )
     return Preview(spec.id, customer_id, run_date, arm, messages, history)
+
+
+def contactable_sql() -> str:
+    """The contact-permission rule for one audience row, shaped for every channel (sql_lint lints this)."""
+    return query("ledger/contactable_channels.sql", structure={"contact_columns": CHANNEL_CONSENT})
+
+
+def contactable_channels(conn: psycopg.Connection, context: dict[str, Any]) -> dict[str, bool]:
+    """Per channel, whether the plan may contact this audience row on it now (consent, address, suppression list)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = cur.execute(contactable_sql(), {"context": Jsonb(context)}).fetchone()
+    return {channel: bool(allowed) for channel, allowed in (found or {}).items()}
