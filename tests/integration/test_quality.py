@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -199,6 +200,13 @@ def _features(url: str, days: dict[dt.date, float]) -> None:
 
 class TestFeatureChecks:
     PREVIOUS, TODAY = RUN_DATE - dt.timedelta(days=1), RUN_DATE
+
+    @pytest.fixture(autouse=True)
+    def _drop_the_stand_in(self, clean_warehouse: str) -> Iterator[None]:
+        """The hand-made marts.dim_customers goes with the test: a later dbt build must not find it."""
+        yield
+        with psycopg.connect(clean_warehouse) as conn:
+            conn.execute("drop table if exists marts.dim_customers cascade")
 
     def test_stable_features_pass_and_are_recorded(self, clean_warehouse: str) -> None:
         _features(clean_warehouse, {self.PREVIOUS: 1.0, self.TODAY: 1.1})

@@ -106,7 +106,7 @@ class TestSampleRetailer:
         passes on the loaded sample, and its buyers have their orders counted and a segment: the warehouse works
         on a retailer's own data."""
         with psycopg.connect(clean_warehouse, autocommit=True) as conn:
-            drop_dbt_schemas(conn)  # other tests leave stand-ins in marts (e.g. a hand-made dim_customers)
+            drop_dbt_schemas(conn)  # a new world: no carried-forward features or snapshots of an earlier one
         load(MAPPING, url=clean_warehouse)
         run_date = dt.date(2026, 3, 31)  # the sample's last order is on 27 March
         run_dbt(["build"], clean_warehouse, run_date)
