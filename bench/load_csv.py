@@ -20,19 +20,17 @@ Run: `.venv/bin/python bench/load_csv.py [--rows N [--rows M]]`
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import resource
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import psycopg
 
 from dbt_build import load_average, scratch_database
 from loyalty import warehouse
+from processes import in_child, peak_mib
 
 CHUNK_BYTES = 1 << 20
 WRITE_BATCH_ROWS = 100_000
@@ -94,10 +92,6 @@ def write_references(url: str, rows: int) -> None:
         conn.execute("analyze raw.products, raw.orders")
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _bare_copy(url: str, csv_path: str) -> tuple[float, float, int]:
     """(seconds, peak RSS MiB, rows) of one bare COPY of the file into a fresh copy of raw.order_lines."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -111,7 +105,7 @@ def _bare_copy(url: str, csv_path: str) -> tuple[float, float, int]:
             while chunk := source.read(CHUNK_BYTES):
                 copy.write(chunk)
         rows = cursor.rowcount
-    return time.perf_counter() - started, _peak_mib(), rows
+    return time.perf_counter() - started, peak_mib(), rows
 
 
 def _loader(url: str, mapping_path: str) -> tuple[float, float, int]:
@@ -123,13 +117,7 @@ def _loader(url: str, mapping_path: str) -> tuple[float, float, int]:
     started = time.perf_counter()
     report = load(Path(mapping_path), url=url)
     seconds = time.perf_counter() - started
-    return seconds, _peak_mib(), sum(source.rows_loaded for source in report.sources)
-
-
-def in_child(function: object, *args: str) -> tuple[float, float, int]:
-    """Run `function(*args)` in a fresh process: its peak RSS is the run's, not the bench's."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(function, *args).result()  # type: ignore[arg-type]
+    return seconds, peak_mib(), sum(source.rows_loaded for source in report.sources)
 
 
 def main() -> None:

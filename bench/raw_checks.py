@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import os
-import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import psycopg
 
 from dbt_build import load_average, load_next_day, scratch_database, world_arguments, write_world
 from loyalty.quality import checks
+from processes import in_child, peak_mib
 
 
 def _timed_check(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, float, int]:
@@ -36,18 +34,12 @@ def _timed_check(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, f
     started = time.perf_counter()
     checks.check_raw(url, run_date, chunk_rows=chunk_rows)
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "select sum(rows_checked) from raw.quality_checked_loads where run_date = %s", [run_date]
         ).fetchone()[0]
-    return seconds, peak_mib, int(rows)
-
-
-def in_child(url: str, run_date: dt.date, chunk_rows: int) -> tuple[float, float, int]:
-    """Run one check in a fresh process: its peak RSS is the check's, not the bench's."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_timed_check, url, run_date, chunk_rows).result()
+    return seconds, peak, int(rows)
 
 
 def main() -> None:
@@ -64,7 +56,7 @@ def main() -> None:
 
         def measure(what: str, run_date: dt.date, chunk_rows: int) -> None:
             before = load_average()
-            seconds, peak, rows = in_child(url, run_date, chunk_rows)
+            seconds, peak, rows = in_child(_timed_check, url, run_date, chunk_rows)
             figures.append((what, rows, seconds, peak, f"{before} → {load_average()}"))
 
         measure("baseline: whole tables, one frame each", args.run_date, 2**31 - 1)
