@@ -158,6 +158,7 @@ APP_TABLES = (
     "raw.orders",
     "raw.order_lines",
     "raw.message_events",
+    "raw.app_events",
     "raw.quarantine",
     "raw.quality_results",
     "raw.quality_checked_loads",

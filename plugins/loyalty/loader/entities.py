@@ -27,12 +27,13 @@ class Field:
 
 @dataclass(frozen=True)
 class Check:
-    """A value rule checked in SQL after parsing: `field <operator> 0` quarantines the row with `reason`
+    """A value rule checked in SQL after parsing: `field <operator> value` quarantines the row with `reason`
     (the same reason names the dbt contract uses, so both quarantines read alike)."""
 
     field: str
-    operator: Literal["<", "<="]
+    operator: Literal["<", "<=", ">", "not in"]
     reason: str
+    value: str = "0"  # a SQL literal written here, never from a mapping: a number, or a tuple of strings for `not in`
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,46 @@ ORDER_LINES = Entity(
     ),
 )
 
+APP_EVENT_TYPES = (
+    "product_viewed",
+    "added_to_cart",
+    "removed_from_cart",
+    "cart_abandoned",
+    "push_opened",
+    "nps_answered",
+    "csat_answered",
+)
+
+
+def _sql_strings(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
+
+
+APP_EVENTS = Entity(
+    name="app_events",
+    table="app_events",
+    key="event_id",
+    fields=(
+        Field("event_id", "text", required=True),
+        Field("customer_id", "bigint", required=True),
+        Field("event_type", "text", required=True),
+        Field("occurred_at", "timestamptz", required=True),
+        Field("product_id", "bigint"),
+        Field("quantity", "integer"),
+        Field("unit_price", "numeric"),
+        Field("score", "integer"),
+        Field("order_id", "text"),
+    ),
+    checks=(
+        Check("event_type", "not in", "unknown_event_type", _sql_strings(APP_EVENT_TYPES)),
+        Check("quantity", "<=", "non_positive_quantity"),
+        Check("unit_price", "<", "negative_unit_price"),
+        Check("score", "<", "score_out_of_range"),
+        Check("score", ">", "score_out_of_range", "10"),
+    ),
+    references=(Reference("customer_id", "customers", "customer_id", "unknown_customer"),),
+)
+
 # Load order: an entity comes after every entity it references, so "unknown customer" sees this load's customers.
-ENTITIES: dict[str, Entity] = {e.name: e for e in (CUSTOMERS, PRODUCTS, ORDERS, ORDER_LINES)}
-EntityName = Literal["customers", "products", "orders", "order_lines"]
+ENTITIES: dict[str, Entity] = {e.name: e for e in (CUSTOMERS, PRODUCTS, ORDERS, ORDER_LINES, APP_EVENTS)}
+EntityName = Literal["customers", "products", "orders", "order_lines", "app_events"]

@@ -53,6 +53,24 @@ create index if not exists customers_loaded_at on raw.customers using brin (load
 create index if not exists orders_loaded_at on raw.orders using brin (loaded_at) with (autosummarize = on);
 create index if not exists order_lines_loaded_at on raw.order_lines using brin (loaded_at) with (autosummarize = on);
 
+-- App and site behaviour (the shop's tracking: product views, cart changes, push opens, survey answers),
+-- one row per event id: the receiver's POST /events/app and `loyalty load` both write here, and the
+-- same event again is a no-op. Typed columns, not a payload: the cart and NPS features read them.
+create table if not exists raw.app_events (
+    event_id    text primary key,
+    customer_id bigint not null,
+    event_type  text not null,  -- product_viewed | added_to_cart | removed_from_cart | cart_abandoned | push_opened | nps_answered | csat_answered
+    occurred_at timestamptz not null,
+    product_id  bigint,
+    quantity    integer,
+    unit_price  numeric(12, 2),
+    score       integer,  -- nps_answered 0..10, csat_answered 1..5
+    order_id    text,  -- the order a survey answer or a cart_abandoned is about, when known
+    loaded_at   timestamptz not null default now()
+);
+create index if not exists app_events_customer on raw.app_events (customer_id, occurred_at);
+create index if not exists app_events_loaded_at on raw.app_events using brin (loaded_at) with (autosummarize = on);
+
 -- Provider webhook events, one row per provider event id (retries from providers are no-ops).
 create table if not exists raw.message_events (
     event_id            text primary key,
