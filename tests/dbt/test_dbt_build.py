@@ -12,6 +12,8 @@ import psycopg
 import pytest
 
 from loyalty.dbt import run_dbt
+from loyalty.paths import WORKFLOWS_DIR
+from loyalty.specs import load_spec, spec_paths
 
 pytestmark = pytest.mark.integration
 
@@ -33,17 +35,8 @@ AUDIENCE_COLUMNS = {
     "sms_consent": "boolean",
     "push_consent": "boolean",
 }
-ELIGIBILITY_MODELS = (
-    "eligible_welcome",
-    "eligible_second_purchase",
-    "eligible_post_purchase_cross_sell",
-    "eligible_win_back",
-    "eligible_at_risk_save",
-    "eligible_birthday",
-    "eligible_vip_appreciation",
-    "eligible_feedback_request",
-    "eligible_points_expiry",
-)
+# Every audience a shipped workflow reads: a new workflow's model is checked without editing this file.
+ELIGIBILITY_MODELS = sorted({load_spec(path).audience.model for path in spec_paths(WORKFLOWS_DIR)})
 
 
 def _rows(url: str, query: str) -> list[tuple]:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.specs import SpecError, load_spec, spec_paths
+from loyalty.specs import SpecError, WorkflowSpec, load_spec, spec_paths
 
 
 def _write(tmp_path: Path, name: str, data: dict | str) -> Path:
@@ -29,6 +29,31 @@ class TestShippedSpecs:
         spec = load_spec(path)
         assert spec.id == path.stem
         assert abs(sum(v.weight for v in spec.experiment.variants) - 1) < 1e-9
+
+
+class TestSchedules:
+    @pytest.mark.parametrize(
+        ("schedule", "intraday"),
+        [
+            ("warehouse", False),
+            (None, False),
+            ("@daily", False),
+            ("@weekly", False),
+            ("@hourly", True),
+            ("30 9 * * *", False),
+            ("0 9 * * 1", False),
+            ("*/15 * * * *", True),
+            ("0 */2 * * *", True),
+            ("0 9,17 * * *", True),
+            ("0,30 9 * * *", True),
+        ],
+    )
+    def test_runs_intraday(self, win_back: dict, schedule: str | None, intraday: bool) -> None:
+        """A schedule that runs more than once a day plans slices of a day: the audience gate knows it."""
+        assert WorkflowSpec.model_validate({**win_back, "schedule": schedule}).runs_intraday is intraday
+
+    def test_the_cart_workflow_runs_hourly(self) -> None:
+        assert load_spec(WORKFLOWS_DIR / "cart_abandonment.yml").runs_intraday
 
 
 class TestBrokenSpecs:

@@ -177,7 +177,8 @@ def audience_sql() -> str:
 def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date) -> AudienceCheck:
     """Validate the messages one workflow planned for `run_date` (ledger rows still `pending`),
     between planning and sending: size within [0.2, 5] × the median of its last 28 runs (once it
-    has 3), every recipient present, not opted out or suppressed (loyalty.contactability), with
+    has 3; not for a workflow that runs several times a day: an hour's audience follows the shop's
+    traffic by the hour, not the previous days' totals), every recipient present, not opted out or suppressed (loyalty.contactability), with
     consent on the channel (raw.customers), valid email / E.164 addresses, one message per customer
     and step. Results go to raw.quality_results (suite `audience_<workflow>`). An empty audience
     passes (nothing would be sent)."""
@@ -191,7 +192,7 @@ def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date)
         history = [row[1] for row in conn.execute(query("quality/audience_history.sql"), params).fetchall()]
         from loyalty.quality.suites import audience_suite
 
-        suite = audience_suite(spec.id, _size_band(history))
+        suite = audience_suite(spec.id, None if spec.runs_intraday else _size_band(history))
         outcomes = _validate(frame, suite)
         _record(conn, run_date, suite.name, outcomes)
     reasons = [o.reason(suite.name) for o in outcomes if not o.success]

@@ -147,6 +147,18 @@ class WorkflowSpec(StrictModel):
     def variant(self, variant_id: str) -> Variant:
         return next(v for v in self.experiment.variants if v.id == variant_id)
 
+    @property
+    def runs_intraday(self) -> bool:
+        """Whether the schedule runs more than once a day (`@hourly`, `*/15 * * * *`, `0 9,17 * * *`):
+        each run then plans one slice of the day's audience, so the audience gate does not hold it
+        against whole previous days (loyalty.quality.checks)."""
+        if not self.schedule or self.schedule == "warehouse":
+            return False
+        if self.schedule.startswith("@"):
+            return self.schedule == "@hourly"
+        minute, hour, *_ = self.schedule.split() + ["", ""]
+        return not (minute.isdigit() and hour.isdigit())
+
     def channels(self) -> list[str]:
         """Every channel the workflow may send on (one send task and pool each), plus rewards."""
         found: list[str] = []
