@@ -24,6 +24,7 @@ from loyalty_dev.simulation.truth import TRUTH, expected_absolute_lift
 from loyalty_dev.simulation.world import delivered_messages_from_emulator
 
 EMULATOR_API_KEY = "SG.local-emulator"
+APP_EVENTS_SECRET = "local-app-events-secret"  # noqa: S105  # the local stack's shared secret for POST /events/app
 WORKFLOW_DAGS = ("win_back",)
 CHANNEL_POOLS = {"email": 4, "sms": 4, "push": 4, "reward": 2}  # one Airflow pool per channel
 
@@ -75,7 +76,11 @@ def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
     receiver = start_service(
         "webhooks",
         ["loyalty.cli", "webhooks", "--port", "0"],
-        env={"LOYALTY_WAREHOUSE_URL": warehouse_url, "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY": key},
+        env={
+            "LOYALTY_WAREHOUSE_URL": warehouse_url,
+            "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY": key,
+            "LOYALTY_APP_EVENTS_SECRET": APP_EVENTS_SECRET,
+        },
     )
     stack.callback(receiver.stop)
     httpx.patch(
