@@ -154,19 +154,17 @@ def webhooks(
 ) -> None:
     """Run the webhook receiver. Secrets come from the environment only:
     LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY, LOYALTY_TWILIO_AUTH_TOKEN, LOYALTY_PUSH_WEBHOOK_SECRET,
-    LOYALTY_UNSUBSCRIBE_SECRET (a provider without its secret is refused with 503);
+    LOYALTY_UNSUBSCRIBE_SECRET, LOYALTY_APP_EVENTS_SECRET (an endpoint without its secret is refused with 503);
     LOYALTY_WEBHOOKS_PUBLIC_URL is the base URL providers call (Twilio signs it)."""
     from loyalty.serving import serve
     from loyalty.warehouse import ENV_URL, resolve_url
     from loyalty.webhooks import config_from_env
+    from loyalty.webhooks.config import SECRET_ENV_VARS
 
     url = resolve_url()
     configured = config_from_env(url).configured
     if not configured:
-        console.print(
-            "[red]no webhook secret is set[/red]: set at least one of LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY, "
-            "LOYALTY_TWILIO_AUTH_TOKEN, LOYALTY_PUSH_WEBHOOK_SECRET, LOYALTY_UNSUBSCRIBE_SECRET"
-        )
+        console.print(f"[red]no webhook secret is set[/red]: set at least one of {', '.join(SECRET_ENV_VARS)}")
         raise typer.Exit(2)
     os.environ[ENV_URL] = url  # worker processes resolve the same warehouse
     print(f"verifying: {', '.join(configured)}", file=sys.stderr, flush=True)

@@ -15,15 +15,14 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from loyalty.webhooks import (
-    PUSH_SIGNATURE_HEADER,
-    PUSH_TIMESTAMP_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     TWILIO_SIGNATURE_HEADER,
     ReceiverConfig,
+    app_event_headers,
     create_app,
-    push_signature,
 )
+from loyalty.webhooks.providers import PUSH_HMAC, signed_headers
 
 PRIVATE_KEY = ec.generate_private_key(ec.SECP256R1())
 PUBLIC_KEY = base64.b64encode(
@@ -32,8 +31,9 @@ PUBLIC_KEY = base64.b64encode(
 TWILIO_TOKEN = "twilio-test-token"
 PUSH_SECRET = "push-test-secret"
 UNSUBSCRIBE_SECRET = "unsubscribe-test-secret"
+APP_EVENTS_SECRET = "app-events-test-secret"
 BASE = "http://testserver"
-RECEIVER_TABLES = ("raw.message_events", "loyalty.contactability", "loyalty.send_ledger")
+RECEIVER_TABLES = ("raw.message_events", "loyalty.contactability", "loyalty.send_ledger", "raw.app_events")
 
 
 def receiver_config(url: str, **overrides: object) -> ReceiverConfig:
@@ -43,6 +43,7 @@ def receiver_config(url: str, **overrides: object) -> ReceiverConfig:
         "twilio_auth_token": TWILIO_TOKEN,
         "push_webhook_secret": PUSH_SECRET,
         "unsubscribe_secret": UNSUBSCRIBE_SECRET,
+        "app_events_secret": APP_EVENTS_SECRET,
         **overrides,
     }
     return ReceiverConfig(**values)
@@ -152,12 +153,7 @@ def twilio_inbound(sid_number: int, body: str, sender: str = "+5511999990001") -
 
 
 def push_headers(body: bytes, timestamp: int | None = None, secret: str = PUSH_SECRET) -> dict:
-    stamp = str(timestamp if timestamp is not None else int(time.time()))
-    return {
-        PUSH_SIGNATURE_HEADER: push_signature(secret, stamp, body),
-        PUSH_TIMESTAMP_HEADER: stamp,
-        "Content-Type": "application/json",
-    }
+    return signed_headers(PUSH_HMAC, secret, body, timestamp)
 
 
 def push_receipt(i: int, event: str = "delivered", send_id: str | None = None) -> dict:
@@ -170,3 +166,40 @@ def push_receipt(i: int, event: str = "delivered", send_id: str | None = None) -
         "token": f"token-{i}",
         "timestamp": 1780300800 + i,
     }
+
+
+# -- the shop's app events ----------------------------------------------------------------------
+def app_headers(body: bytes, timestamp: int | None = None, secret: str = APP_EVENTS_SECRET) -> dict:
+    """Signed the way the product tells a shop's backend to sign (loyalty.webhooks.app_event_headers)."""
+    return app_event_headers(secret, body, timestamp)
+
+
+def app_event(i: int, event_type: str = "product_viewed", **fields: object) -> dict:
+    """A valid event of ``event_type`` (its required fields filled in), with ``fields`` added or replaced."""
+    needs: dict[str, dict[str, object]] = {
+        "product_viewed": {"product_id": 100 + i},
+        "added_to_cart": {"product_id": 100 + i, "quantity": 2, "unit_price": 19.99},
+        "removed_from_cart": {"product_id": 100 + i, "quantity": 1},
+        "nps_answered": {"score": 9, "order_id": f"order-{i}"},
+        "csat_answered": {"score": 4},
+    }
+    return {
+        "event_id": f"app-{event_type}-{i}",
+        "customer_id": 1000 + i,
+        "event_type": event_type,
+        "occurred_at": "2026-06-01T09:30:00+00:00",
+        **needs.get(event_type, {}),
+        **fields,
+    }
+
+
+def app_batch(events: list[dict]) -> bytes:
+    return json.dumps({"events": events}).encode()
+
+
+def stored_app_events(url: str) -> list[tuple]:
+    return query(
+        url,
+        """select event_id, customer_id, event_type, occurred_at, product_id, quantity, unit_price, score, order_id
+           from raw.app_events order by event_id""",
+    )

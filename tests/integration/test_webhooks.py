@@ -1,23 +1,33 @@
 """The webhook receiver: only correctly signed, fresh provider requests reach raw.message_events,
 once per provider event id, with the send id joined back; consent changes land in
-loyalty.contactability in the same transaction."""
+loyalty.contactability in the same transaction. The shop's signed app events reach raw.app_events,
+typed, once per event id, and a batch with one bad event is refused whole."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.testclient import TestClient
 
+from loyalty.loader.entities import APP_EVENT_TYPES
 from loyalty.unsubscribe import InvalidToken, list_unsubscribe_headers, make_token, read_token
 from loyalty.webhooks import (
+    APP_SIGNATURE_HEADER,
+    APP_TIMESTAMP_HEADER,
+    MAX_APP_EVENTS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     ReceiverConfig,
+    app_event_headers,
     config_from_env,
     mask_email,
     mask_phone,
@@ -28,6 +38,9 @@ from ._webhooks_support import (
     TWILIO_TOKEN,
     UNSUBSCRIBE_SECRET,
     add_sends,
+    app_batch,
+    app_event,
+    app_headers,
     contactability,
     json_body,
     push_headers,
@@ -37,6 +50,7 @@ from ._webhooks_support import (
     receiver_config,
     sendgrid_event,
     sendgrid_headers,
+    stored_app_events,
     stored_events,
     twilio_headers,
     twilio_inbound,
@@ -359,6 +373,223 @@ class TestPushReceipts:
         assert response.status_code == 400 and reason in response.json()["error"]
 
 
+def _post_app(client: TestClient, events: list[dict]):
+    body = app_batch(events)
+    return client.post("/events/app", content=body, headers=app_headers(body))
+
+
+def _in(seconds: float) -> dt.datetime:
+    """A moment ``seconds`` from now, ISO 8601 with offset as the shop's backend would send it."""
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+
+
+def _without(event: dict, *names: str) -> dict:
+    return {name: value for name, value in event.items() if name not in names}
+
+
+class TestAppEvents:
+    def test_signed_batch_is_stored_with_typed_columns(
+        self, client: TestClient, url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Every event type lands in raw.app_events with its own columns typed (bigint ids, numeric(12,2)
+        price, timestamptz from ISO 8601 with any offset or from unix seconds); customers raw.customers does
+        not know are stored all the same; the log carries counts, no customer or event id."""
+        caplog.set_level(logging.DEBUG, logger="loyalty")
+        soon = _in(1800).replace(microsecond=0)
+        events = [
+            app_event(1, "product_viewed"),
+            app_event(2, "added_to_cart", unit_price=1234567890.5, occurred_at="2026-06-01T12:30:00+03:00"),
+            app_event(3, "removed_from_cart", occurred_at="2026-06-01T09:30:00.250Z"),
+            app_event(4, "cart_abandoned", order_id="cart-4", occurred_at=1780306200),
+            app_event(5, "push_opened", occurred_at=1780306200.5),
+            app_event(6, "nps_answered", score=0),
+            app_event(7, "csat_answered", score=5, occurred_at=soon.isoformat()),
+        ]
+        assert {event["event_type"] for event in events} == set(APP_EVENT_TYPES)
+        response = _post_app(client, events)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"received": 7, "stored": 7, "duplicates": 0}
+        at = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.UTC)
+        assert stored_app_events(url) == [
+            ("app-added_to_cart-2", 1002, "added_to_cart", at, 102, 2, Decimal("1234567890.50"), None, None),
+            ("app-cart_abandoned-4", 1004, "cart_abandoned", at, None, None, None, None, "cart-4"),
+            ("app-csat_answered-7", 1007, "csat_answered", soon, None, None, None, 5, None),
+            ("app-nps_answered-6", 1006, "nps_answered", at, None, None, None, 0, "order-6"),
+            ("app-product_viewed-1", 1001, "product_viewed", at, 101, None, None, None, None),
+            ("app-push_opened-5", 1005, "push_opened", at + dt.timedelta(seconds=0.5), None, None, None, None, None),
+            (
+                "app-removed_from_cart-3",
+                1003,
+                "removed_from_cart",
+                at + dt.timedelta(seconds=0.25),
+                103,
+                1,
+                None,
+                None,
+                None,
+            ),
+        ]
+        assert query(url, "select count(*) from raw.customers") == [(0,)]
+        assert "app events: 7 received, 7 stored" in caplog.text
+        assert "1001" not in caplog.text and "app-product_viewed" not in caplog.text
+
+    def test_resent_events_are_no_ops(self, client: TestClient, url: str) -> None:
+        """The same batch again stores nothing (all duplicates); a batch mixing old and new events stores
+        the new ones; an event repeated inside one batch is stored once; an empty batch is fine."""
+        events = [app_event(i, "push_opened") for i in range(3)]
+        assert _post_app(client, events).json() == {"received": 3, "stored": 3, "duplicates": 0}
+        assert _post_app(client, events).json() == {"received": 3, "stored": 0, "duplicates": 3}
+        mixed = [events[0], app_event(3, "push_opened"), app_event(4, "push_opened"), app_event(4, "push_opened")]
+        assert _post_app(client, mixed).json() == {"received": 4, "stored": 2, "duplicates": 2}
+        assert _post_app(client, []).json() == {"received": 0, "stored": 0, "duplicates": 0}
+        assert [row[0] for row in stored_app_events(url)] == [f"app-push_opened-{i}" for i in range(5)]
+
+    def test_the_signing_helper_is_the_documented_recipe(self) -> None:
+        """app_event_headers = v1= + hex HMAC-SHA256(secret, timestamp + "." + body), the recipe README gives a
+        shop that signs in another language."""
+        body = app_batch([app_event(1)])
+        headers = app_event_headers("s3cret", body, now=1780306200.9)
+        expected = hmac.new(b"s3cret", b"1780306200." + body, hashlib.sha256).hexdigest()
+        assert headers == {
+            APP_SIGNATURE_HEADER: f"v1={expected}",
+            APP_TIMESTAMP_HEADER: "1780306200",
+            "Content-Type": "application/json",
+        }
+
+    @pytest.mark.parametrize(
+        ("headers", "status", "reason"),
+        [
+            (lambda body: {"Content-Type": "application/json"}, 401, "missing X-Loyalty-App-Signature"),
+            (lambda body: app_headers(body, secret="guess"), 403, "does not match"),
+            (lambda body: app_headers(body, secret="push-test-secret"), 403, "does not match"),
+            (lambda body: app_headers(body + b" "), 403, "does not match"),
+            (lambda body: app_headers(body, timestamp=int(time.time()) - 301), 401, "replay window"),
+            (lambda body: app_headers(body, timestamp=int(time.time()) + 600), 401, "replay window"),
+            (lambda body: {**app_headers(body), APP_TIMESTAMP_HEADER: "soon"}, 401, "unix timestamp"),
+            (lambda body: {**app_headers(body), APP_SIGNATURE_HEADER: "v1=00"}, 403, "does not match"),
+        ],
+        ids=["unsigned", "wrong-secret", "push-secret", "other-body", "stale", "future", "bad-timestamp", "forged"],
+    )
+    def test_unsigned_forged_or_stale_batches_are_refused(
+        self, client: TestClient, url: str, headers, status: int, reason: str
+    ) -> None:
+        """Only the shop's secret signs; a batch replayed outside the 5-minute window is refused."""
+        body = app_batch([app_event(1)])
+        response = client.post("/events/app", content=body, headers=headers(body))
+        assert response.status_code == status and reason in response.json()["error"]
+        assert stored_app_events(url) == []
+
+    def test_without_a_secret_the_endpoint_answers_503(self, url: str) -> None:
+        with receiver_client(receiver_config(url, app_events_secret="")) as client:
+            response = _post_app(client, [app_event(1)])
+        assert response.status_code == 503 and "app event secret is not configured" in response.json()["error"]
+        assert stored_app_events(url) == []
+
+    def test_oversized_body_is_refused(self, url: str) -> None:
+        """The providers' body cap applies, declared or streamed."""
+        body = app_batch([app_event(i) for i in range(5)])
+        with receiver_client(receiver_config(url, max_body_bytes=len(body) - 1)) as client:
+            declared = client.post("/events/app", content=body, headers=app_headers(body))
+            streamed = client.post("/events/app", content=iter([body]), headers=app_headers(body))
+        assert declared.status_code == 413 and streamed.status_code == 413
+        assert stored_app_events(url) == []
+
+    @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+    def test_only_json_is_accepted(self, client: TestClient, url: str, content_type: str | None) -> None:
+        body = app_batch([app_event(1)])
+        headers = app_headers(body)
+        if content_type is None:
+            headers.pop("Content-Type")
+        else:
+            headers["Content-Type"] = content_type
+        response = client.post("/events/app", content=body, headers=headers)
+        assert response.status_code == 415 and "expected application/json" in response.json()["error"]
+        assert stored_app_events(url) == []
+
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (b"{not json", "not JSON"),
+            (b'[{"event_id": "e"}]', 'JSON object {"events": [...]}'),
+            (b'{"event": []}', 'JSON object {"events": [...]}'),
+            (b'{"events": {}}', "events must be a JSON array"),
+            (b'{"events": [], "shop": 1}', "unknown field(s) shop in the body"),
+            (b'{"events": [1]}', "event 0: is not an object"),
+            (app_batch([app_event(i) for i in range(MAX_APP_EVENTS + 1)]), "at most 1000 events per request"),
+        ],
+        ids=["not-json", "array", "no-events", "events-object", "extra-key", "not-object", "too-many"],
+    )
+    def test_malformed_batches_are_refused(self, client: TestClient, url: str, body: bytes, reason: str) -> None:
+        response = client.post("/events/app", content=body, headers=app_headers(body))
+        assert response.status_code == 400 and reason in response.json()["error"], response.text
+        assert stored_app_events(url) == []
+
+    @pytest.mark.parametrize(
+        ("bad", "reason"),
+        [
+            (app_event(9, event_id=""), "event_id must be a non-empty string of at most 200 characters"),
+            (app_event(9, event_id="x" * 201), "event_id must be a non-empty string"),
+            (app_event(9, event_id=17), "event_id must be a non-empty string"),
+            (_without(app_event(9), "event_id"), "event_id is required"),
+            (_without(app_event(9), "event_id", "customer_id"), "event_id, customer_id are required"),
+            (app_event(9, event_id="e\ud800"), "event_id contains a character that is not valid UTF-8"),
+            (app_event(9, customer_id=0), "customer_id must be a positive integer"),
+            (app_event(9, customer_id=-3), "customer_id must be a positive integer"),
+            (app_event(9, customer_id="42"), "customer_id must be a positive integer"),
+            (app_event(9, customer_id=True), "customer_id must be a positive integer"),
+            (app_event(9, customer_id=42.0), "customer_id must be a positive integer"),
+            (app_event(9, customer_id=2**63), "customer_id must be a positive integer"),
+            (app_event(9, customer_id=None), "customer_id is required"),
+            (app_event(9, event_type="clicked"), "event_type must be one of product_viewed, added_to_cart"),
+            (_without(app_event(9), "event_type"), "event_type is required"),
+            (app_event(9, occurred_at="yesterday"), "occurred_at 'yesterday' is not an ISO 8601 date-time"),
+            (app_event(9, occurred_at="2026-06-01T09:30:00"), "occurred_at must carry a UTC offset"),
+            (app_event(9, occurred_at="2026-06-01"), "occurred_at must carry a UTC offset"),
+            (app_event(9, occurred_at=_in(7200).isoformat()), "occurred_at is more than 1 hour in the future"),
+            (app_event(9, occurred_at=int(_in(7200).timestamp())), "occurred_at is more than 1 hour in the future"),
+            (app_event(9, occurred_at=1e300), "occurred_at is more than 1 hour in the future"),
+            (app_event(9, occurred_at=-1), "occurred_at is before 1970"),
+            (app_event(9, occurred_at="0001-01-01T00:00:00+14:00"), "occurred_at is before 1970"),
+            (app_event(9, occurred_at=True), "occurred_at must be an ISO 8601 date-time with a UTC offset, or"),
+            (app_event(9, occurred_at=[2026, 6, 1]), "occurred_at must be an ISO 8601 date-time"),
+            (_without(app_event(9, "product_viewed"), "product_id"), "product_id is required for product_viewed"),
+            (_without(app_event(9, "added_to_cart"), "product_id"), "product_id is required for added_to_cart"),
+            (_without(app_event(9, "added_to_cart"), "quantity"), "quantity is required for added_to_cart"),
+            (_without(app_event(9, "added_to_cart"), "unit_price"), "unit_price is required for added_to_cart"),
+            (app_event(9, "added_to_cart", quantity=0), "quantity must be a positive integer"),
+            (app_event(9, "added_to_cart", quantity=2**31), "quantity must be a positive integer"),
+            (app_event(9, "added_to_cart", unit_price=-0.01), "unit_price must be from 0 to less than"),
+            (app_event(9, "added_to_cart", unit_price=1e10), "unit_price must be from 0 to less than"),
+            (app_event(9, "added_to_cart", unit_price=19.999), "unit_price must have at most 2 decimal places"),
+            (app_event(9, "added_to_cart", unit_price="19.99"), "unit_price must be a number"),
+            (app_event(9, "added_to_cart", product_id=0), "product_id must be a positive integer"),
+            (_without(app_event(9, "removed_from_cart"), "quantity"), "quantity is required for removed_from_cart"),
+            (app_event(9, "removed_from_cart", quantity=-1), "quantity must be a positive integer"),
+            (app_event(9, "removed_from_cart", unit_price=-5), "unit_price must be from 0"),
+            (app_event(9, "nps_answered", score=11), "score must be an integer from 0 to 10 for nps_answered"),
+            (app_event(9, "nps_answered", score=-1), "score must be an integer from 0 to 10 for nps_answered"),
+            (app_event(9, "nps_answered", score=7.5), "score must be an integer from 0 to 10 for nps_answered"),
+            (_without(app_event(9, "nps_answered"), "score"), "score is required for nps_answered"),
+            (app_event(9, "csat_answered", score=0), "score must be an integer from 1 to 5 for csat_answered"),
+            (app_event(9, "csat_answered", score=6), "score must be an integer from 1 to 5 for csat_answered"),
+            (app_event(9, "product_viewed", score=5), "score is only for nps_answered and csat_answered"),
+            (app_event(9, "nps_answered", order_id=""), "order_id must be a non-empty string"),
+            (app_event(9, colour="red", size=3), "unknown field(s) colour, size"),
+            (app_event(9, **{"unit price": 1}), "unknown field(s) 'unit price'"),
+        ],
+    )
+    def test_one_bad_event_refuses_the_whole_batch(self, client: TestClient, url: str, bad: dict, reason: str) -> None:
+        """The 400 names the event's index and the field; its valid neighbours are not stored either, and the
+        corrected batch is then accepted whole."""
+        good = [app_event(1, "added_to_cart"), app_event(2, "nps_answered")]
+        response = _post_app(client, [*good, bad])
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("event 2: ")
+        assert reason in response.json()["error"], response.json()["error"]
+        assert stored_app_events(url) == []
+        assert _post_app(client, [*good, app_event(9)]).json()["stored"] == 3
+
+
 class TestOneClickUnsubscribe:
     def test_headers_and_token_round_trip(self) -> None:
         """The helper builds RFC 8058 headers whose URL carries a token naming the send."""
@@ -411,7 +642,7 @@ class TestReceiverOperations:
         """/health answers without the warehouse; /health/ready checks it."""
         assert client.get("/health").json() == {
             "status": "ok",
-            "providers": ["sendgrid", "twilio", "push", "unsubscribe"],
+            "providers": ["sendgrid", "twilio", "push", "unsubscribe", "app_events"],
         }
         assert client.get("/health/ready").json() == {"status": "ok"}
 
@@ -430,9 +661,11 @@ class TestReceiverOperations:
         monkeypatch.setenv("LOYALTY_TWILIO_AUTH_TOKEN", "tw-secret-value")
         monkeypatch.setenv("LOYALTY_PUSH_WEBHOOK_SECRET", "push-secret-value")
         monkeypatch.delenv("LOYALTY_UNSUBSCRIBE_SECRET", raising=False)
+        monkeypatch.setenv("LOYALTY_APP_EVENTS_SECRET", "app-secret-value")
         config = config_from_env(url)
         assert config.twilio_auth_token == "tw-secret-value"
-        assert config.configured == ["sendgrid", "twilio", "push"]
+        assert config.app_events_secret == "app-secret-value"
+        assert config.configured == ["sendgrid", "twilio", "push", "app_events"]
         assert "secret-value" not in repr(config) and url not in repr(config)
 
     def test_logs_mask_personal_data(self, client: TestClient, url: str, caplog: pytest.LogCaptureFixture) -> None:

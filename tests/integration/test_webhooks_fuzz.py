@@ -1,5 +1,6 @@
 """Fuzzing the public door: malformed JSON, wrong types, huge bodies, missing and forged
-signatures, replayed timestamps and unknown send ids, thrown at every receiver endpoint.
+signatures, replayed timestamps and unknown send ids, thrown at every receiver endpoint (the
+providers' webhooks and the shop's app events).
 
 Every bad case gets a 4xx with a reason, nothing unverified or malformed is stored, and the
 valid event posted right after each bad one is stored (nothing around them is lost). Unknown
@@ -21,6 +22,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from ._webhooks_support import (
+    app_batch,
+    app_event,
+    app_headers,
     json_body,
     push_headers,
     push_receipt,
@@ -62,7 +66,8 @@ def fuzz(warehouse_url: str) -> Iterator[tuple[TestClient, str]]:
 
 
 def _count(url: str) -> int:
-    return query(url, "select count(*) from raw.message_events")[0][0]
+    """Events stored by any endpoint."""
+    return query(url, "select (select count(*) from raw.message_events) + (select count(*) from raw.app_events)")[0][0]
 
 
 def _then_valid_event_is_stored(client: TestClient, url: str) -> None:
@@ -151,6 +156,7 @@ def test_huge_bodies_are_refused_everywhere(fuzz, size: int, streamed: bool) -> 
     for path, headers in (
         ("/webhooks/sendgrid", sendgrid_headers(body)),
         ("/webhooks/push", push_headers(body)),
+        ("/events/app", app_headers(body)),
         ("/webhooks/twilio/status", twilio_headers("/webhooks/twilio/status", {})),
     ):
         content = iter([body[: size // 2], body[size // 2 :]]) if streamed else body
@@ -205,6 +211,52 @@ def test_push_garbage_and_replays_are_refused(fuzz, receipts, skew: int) -> None
     _assert_refused(response, url, before, {401} if skew else {400})
     good = json_body([push_receipt(next(counter))])
     assert client.post("/webhooks/push", content=good, headers=push_headers(good)).status_code == 200
+
+
+def _then_valid_app_event_is_stored(client: TestClient) -> None:
+    body = app_batch([app_event(next(counter), "push_opened")])
+    response = client.post("/events/app", content=body, headers=app_headers(body))
+    assert response.status_code == 200 and response.json()["stored"] == 1
+
+
+@FUZZ
+@given(value=json_values, wrapped=st.booleans(), skew=st.sampled_from([0, 0, 900]))
+def test_app_events_garbage_and_replays_are_refused(fuzz, value, wrapped: bool, skew: int) -> None:
+    """Signed bodies that are not a batch of events (or whose events are anything but events): 400;
+    the same outside the replay window: 401."""
+    client, url = fuzz
+    batch = {"events": value} if wrapped else value
+    if batch == {"events": []}:
+        return  # a valid, empty batch
+    body = json.dumps(batch).encode()
+    before = _count(url)
+    response = client.post("/events/app", content=body, headers=app_headers(body, timestamp=int(time.time()) - skew))
+    _assert_refused(response, url, before, {401} if skew else {400})
+    _then_valid_app_event_is_stored(client)
+
+
+@FUZZ
+@given(
+    field=st.sampled_from(
+        ["event_id", "customer_id", "event_type", "occurred_at", "product_id", "quantity", "unit_price", "score"]
+    ),
+    value=wrong_types,
+    index=st.integers(0, 4),
+)
+def test_app_events_wrong_types_refuse_the_whole_batch(fuzz, field: str, value, index: int) -> None:
+    """One added_to_cart event with a wrong-typed field (each is required there, or, for score, not allowed)
+    refuses its batch with a reason naming the event and the field."""
+    client, url = fuzz
+    if value is None and field == "score":
+        return  # an absent score is right for a cart event
+    events = [app_event(next(counter), "added_to_cart") for _ in range(5)]
+    events[index][field] = value
+    body = app_batch(events)
+    before = _count(url)
+    response = client.post("/events/app", content=body, headers=app_headers(body))
+    _assert_refused(response, url, before, {400})
+    assert response.json()["error"].startswith(f"event {index}: {field} ")
+    _then_valid_app_event_is_stored(client)
 
 
 @FUZZ

@@ -59,7 +59,7 @@ create index if not exists order_lines_loaded_at on raw.order_lines using brin (
 create table if not exists raw.app_events (
     event_id    text primary key,
     customer_id bigint not null,
-    event_type  text not null,  -- product_viewed | added_to_cart | removed_from_cart | cart_abandoned | push_opened | nps_answered | csat_answered
+    event_type  text not null,  -- one of loyalty.loader.entities.APP_EVENT_TYPES (product_viewed, nps_answered, ...)
     occurred_at timestamptz not null,
     product_id  bigint,
     quantity    integer,

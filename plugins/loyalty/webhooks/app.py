@@ -4,6 +4,8 @@
   POST /webhooks/twilio/status     Twilio status callback (X-Twilio-Signature, twilio's RequestValidator)
   POST /webhooks/twilio/inbound    Twilio inbound SMS (same signature); answers empty TwiML
   POST /webhooks/push              push receipts from the app (HMAC-SHA256, see ``providers``)
+  POST /events/app                 the shop's app and site behaviour events, a JSON batch into raw.app_events
+                                   (the same HMAC recipe, its own secret; see ``app_events``)
   POST /unsubscribe/{token}        RFC 8058 one-click unsubscribe (body List-Unsubscribe=One-Click)
   GET  /unsubscribe/{token}        a confirmation page; never unsubscribes by itself (link scanners)
   GET  /health                     liveness, no warehouse access
@@ -16,6 +18,7 @@ configured or the warehouse is down, so providers retry); 2xx only after the com
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 import logging
 import time
@@ -32,6 +35,7 @@ from starlette.routing import Route
 from loyalty.unsubscribe import ONE_CLICK_BODY
 
 from . import providers
+from .app_events import app_events
 from .config import ReceiverConfig, config_from_env
 from .masking import mask_phone
 from .providers import Rejected
@@ -57,10 +61,10 @@ async def read_body(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def _require_form(request: Request) -> None:
+def _require_content_type(request: Request, expected: str) -> None:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise Rejected(415, f"expected {FORM_TYPE}, got {content_type or 'no content type'}")
+    if content_type != expected:
+        raise Rejected(415, f"expected {expected}, got {content_type or 'no content type'}")
 
 
 def _stored_body(received: int, result: Stored) -> dict[str, int]:
@@ -117,7 +121,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
 
     async def twilio_params(request: Request) -> Any:
         body = await read_body(request, config.max_body_bytes)
-        _require_form(request)
+        _require_content_type(request, FORM_TYPE)
         params = providers.parse_form(body)
         twilio.verify(twilio_url(request), params, request.headers.get(providers.TWILIO_SIGNATURE_HEADER))
         return params
@@ -145,18 +149,20 @@ def create_app(config: ReceiverConfig) -> Starlette:
 
     async def push_receipts(request: Request) -> Response:
         body = await read_body(request, config.max_body_bytes)
-        headers = request.headers
-        providers.verify_push(
-            config.push_webhook_secret,
-            body,
-            headers.get(providers.PUSH_SIGNATURE_HEADER),
-            headers.get(providers.PUSH_TIMESTAMP_HEADER),
-            window,
-        )
+        providers.verify_hmac(providers.PUSH_HMAC, config.push_webhook_secret, body, request.headers, window)
         records = providers.push_records(body)
         result = await run_in_threadpool(store.ingest, records)
         _log_stored("push", len(records), result)
         return JSONResponse(_stored_body(len(records), result))
+
+    async def app_event_batch(request: Request) -> Response:
+        body = await read_body(request, config.max_body_bytes)
+        providers.verify_hmac(providers.APP_EVENTS_HMAC, config.app_events_secret, body, request.headers, window)
+        _require_content_type(request, providers.JSON_TYPE)
+        events = app_events(body, dt.datetime.now(dt.UTC))
+        stored = await run_in_threadpool(store.ingest_app_events, events)
+        log.debug("app events: %d received, %d stored", len(events), stored)
+        return JSONResponse({"received": len(events), "stored": stored, "duplicates": len(events) - stored})
 
     async def one_click_unsubscribe(request: Request) -> Response:
         send_id = providers.unsubscribe_send_id(request.path_params["token"], config.unsubscribe_secret)
@@ -207,6 +213,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
             Route("/webhooks/twilio/status", guarded("twilio status", twilio_status), methods=["POST"]),
             Route("/webhooks/twilio/inbound", guarded("twilio inbound", twilio_inbound), methods=["POST"]),
             Route("/webhooks/push", guarded("push", push_receipts), methods=["POST"]),
+            Route("/events/app", guarded("app events", app_event_batch), methods=["POST"]),
             Route("/unsubscribe/{token}", guarded("unsubscribe", one_click_unsubscribe), methods=["POST"]),
             Route("/unsubscribe/{token}", guarded("unsubscribe", unsubscribe_page), methods=["GET"]),
             Route("/health", health, methods=["GET"]),

@@ -13,9 +13,16 @@ ENV_SENDGRID_PUBLIC_KEY = "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY"
 ENV_TWILIO_AUTH_TOKEN = "LOYALTY_TWILIO_AUTH_TOKEN"  # noqa: S105
 ENV_PUSH_SECRET = "LOYALTY_PUSH_WEBHOOK_SECRET"  # noqa: S105
 ENV_UNSUBSCRIBE_SECRET = "LOYALTY_UNSUBSCRIBE_SECRET"  # noqa: S105
+ENV_APP_EVENTS_SECRET = "LOYALTY_APP_EVENTS_SECRET"  # noqa: S105
 ENV_PUBLIC_URL = "LOYALTY_WEBHOOKS_PUBLIC_URL"
 ENV_MAX_CONNECTIONS = "LOYALTY_WEBHOOKS_DB_CONNECTIONS"
-SECRET_ENV_VARS = (ENV_SENDGRID_PUBLIC_KEY, ENV_TWILIO_AUTH_TOKEN, ENV_PUSH_SECRET, ENV_UNSUBSCRIBE_SECRET)
+SECRET_ENV_VARS = (
+    ENV_SENDGRID_PUBLIC_KEY,
+    ENV_TWILIO_AUTH_TOKEN,
+    ENV_PUSH_SECRET,
+    ENV_UNSUBSCRIBE_SECRET,
+    ENV_APP_EVENTS_SECRET,
+)
 
 
 @dataclass(frozen=True)
@@ -34,14 +41,21 @@ class ReceiverConfig:
     twilio_auth_token: str = field(default="", repr=False)
     push_webhook_secret: str = field(default="", repr=False)
     unsubscribe_secret: str = field(default="", repr=False)
+    app_events_secret: str = field(default="", repr=False)  # the shop's backend signs POST /events/app with it
     public_url: str | None = None
     max_connections: int = 4  # warehouse connections kept open per worker process
 
     @property
     def configured(self) -> list[str]:
         """The providers this receiver can verify."""
-        names = ("sendgrid", "twilio", "push", "unsubscribe")
-        secrets = (self.sendgrid_public_key, self.twilio_auth_token, self.push_webhook_secret, self.unsubscribe_secret)
+        names = ("sendgrid", "twilio", "push", "unsubscribe", "app_events")
+        secrets = (
+            self.sendgrid_public_key,
+            self.twilio_auth_token,
+            self.push_webhook_secret,
+            self.unsubscribe_secret,
+            self.app_events_secret,
+        )
         return [name for name, secret in zip(names, secrets, strict=True) if secret]
 
 
@@ -57,6 +71,7 @@ def config_from_env(warehouse_url: str | None = None) -> ReceiverConfig:
         twilio_auth_token=os.environ.get(ENV_TWILIO_AUTH_TOKEN, "").strip(),
         push_webhook_secret=os.environ.get(ENV_PUSH_SECRET, "").strip(),
         unsubscribe_secret=os.environ.get(ENV_UNSUBSCRIBE_SECRET, "").strip(),
+        app_events_secret=os.environ.get(ENV_APP_EVENTS_SECRET, "").strip(),
         public_url=os.environ.get(ENV_PUBLIC_URL, "").strip() or None,
         max_connections=int(os.environ.get(ENV_MAX_CONNECTIONS, "4")),
     )

@@ -15,6 +15,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,6 +32,9 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 PUSH_SIGNATURE_HEADER = "X-Loyalty-Push-Signature"
 PUSH_TIMESTAMP_HEADER = "X-Loyalty-Push-Timestamp"
+APP_SIGNATURE_HEADER = "X-Loyalty-App-Signature"
+APP_TIMESTAMP_HEADER = "X-Loyalty-App-Timestamp"
+JSON_TYPE = "application/json"
 REQUIRED_EVENT_FIELDS = ("sg_event_id", "event", "timestamp")
 TWILIO_STATUSES = frozenset(
     {
@@ -243,27 +247,62 @@ def twilio_inbound_record(params: ImmutableMultiDict, now: float) -> dict[str, A
     }
 
 
-# -- push receipts ----------------------------------------------------------------------------
-def push_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``v1=`` + hex HMAC-SHA256 over ``timestamp + "." + body`` (what the app sends)."""
+# -- our own HMAC-signed endpoints (push receipts, app events) ---------------------------------
+@dataclass(frozen=True)
+class HmacScheme:
+    """One endpoint signed with a shared secret: what it receives (for messages) and its two headers.
+    One recipe for all of them, so a fix to the check is a fix everywhere."""
+
+    what: str
+    signature_header: str
+    timestamp_header: str
+
+
+PUSH_HMAC = HmacScheme("push receipt", PUSH_SIGNATURE_HEADER, PUSH_TIMESTAMP_HEADER)
+APP_EVENTS_HMAC = HmacScheme("app event", APP_SIGNATURE_HEADER, APP_TIMESTAMP_HEADER)
+
+
+def hmac_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``v1=`` + hex HMAC-SHA256 over ``timestamp + "." + body`` (what the app and the shop's backend send)."""
     mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
     return f"v1={mac.hexdigest()}"
 
 
-def verify_push(secret: str, body: bytes, signature: str | None, timestamp: str | None, window_seconds: int) -> None:
+def signed_headers(scheme: HmacScheme, secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The headers a sender adds to ``body`` (a JSON document) for ``scheme``, signed at ``now`` (unix seconds)."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {
+        scheme.signature_header: hmac_signature(secret, timestamp, body),
+        scheme.timestamp_header: timestamp,
+        "Content-Type": JSON_TYPE,
+    }
+
+
+def app_event_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """What a shop's backend sends with a ``POST /events/app`` body: ``X-Loyalty-App-Timestamp`` (unix seconds),
+    ``X-Loyalty-App-Signature`` (``v1=`` + hex HMAC-SHA256 of ``timestamp + "." + body`` under
+    ``LOYALTY_APP_EVENTS_SECRET``) and the JSON content type. Sign the exact bytes you send."""
+    return signed_headers(APP_EVENTS_HMAC, secret, body, now)
+
+
+def verify_hmac(scheme: HmacScheme, secret: str, body: bytes, headers: Mapping[str, str], window_seconds: int) -> None:
+    """503 without a secret (nothing can be verified), 401 without the headers or outside the replay window,
+    403 when the signature is not the body's."""
     if not secret:
-        raise Rejected(503, "push receipt secret is not configured")
+        raise Rejected(503, f"{scheme.what} secret is not configured")
+    signature, timestamp = headers.get(scheme.signature_header), headers.get(scheme.timestamp_header)
     if not signature or not timestamp:
-        raise Rejected(401, f"missing {PUSH_SIGNATURE_HEADER} or {PUSH_TIMESTAMP_HEADER} header")
-    check_fresh(timestamp, window_seconds, PUSH_TIMESTAMP_HEADER)
+        raise Rejected(401, f"missing {scheme.signature_header} or {scheme.timestamp_header} header")
+    check_fresh(timestamp, window_seconds, scheme.timestamp_header)
     try:
-        expected = push_signature(secret, timestamp, body)
+        expected = hmac_signature(secret, timestamp, body)
     except UnicodeEncodeError:
-        raise Rejected(401, f"{PUSH_TIMESTAMP_HEADER} is not a unix timestamp") from None
+        raise Rejected(401, f"{scheme.timestamp_header} is not a unix timestamp") from None
     if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected.encode("ascii")):
-        raise Rejected(403, "push receipt signature does not match the body")
+        raise Rejected(403, f"{scheme.what} signature does not match the body")
 
 
+# -- push receipts ----------------------------------------------------------------------------
 def push_records(body: bytes) -> list[dict[str, Any]]:
     """Receipts: a JSON array of {event_id, event: delivered|open, message_id, timestamp,
     send_id?, token?}."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 
 from loyalty.sql_files import query
+
+from .app_events import AppEvent
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class EventStore:
         self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
         self._sendgrid_sql = query("webhooks/ingest_sendgrid_events.sql")
         self._events_sql = query("webhooks/ingest_events.sql")
+        self._app_events_sql = query("webhooks/ingest_app_events.sql")
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
@@ -73,6 +76,25 @@ class EventStore:
     def _ingest(self, conn: psycopg.Connection, records: list[dict[str, Any]]) -> Stored:
         events = json.dumps(records, separators=(",", ":"))
         return self._result(conn.execute(self._events_sql, {"events": events}).fetchone())
+
+    def ingest_app_events(self, events: Sequence[AppEvent]) -> int:
+        """A checked batch of app events in one transaction, one array per column (a single insert however
+        many events); returns how many were new, the others being resends already stored."""
+        params = {
+            "event_ids": [event.event_id for event in events],
+            "customer_ids": [event.customer_id for event in events],
+            "event_types": [event.event_type for event in events],
+            "occurred_ats": [event.occurred_at for event in events],
+            "product_ids": [event.product_id for event in events],
+            "quantities": [event.quantity for event in events],
+            "unit_prices": [event.unit_price for event in events],
+            "scores": [event.score for event in events],
+            "order_ids": [event.order_id for event in events],
+        }
+        with self.transaction() as conn:
+            row = conn.execute(self._app_events_sql, params).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def ingest_for_known_send(self, send_id: str, record: dict[str, Any]) -> Stored | None:
         """Store ``record`` only when the ledger knows ``send_id`` (None otherwise, nothing stored)."""

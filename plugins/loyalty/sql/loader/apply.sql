@@ -43,7 +43,7 @@ classified as (
         case
             when staged.read_reason is not null then array[staged.read_reason, staged.read_field]
             {%- for check in checks %}
-            when staged.{{ check.field }} {{ check.operator }} {{ check.value }} then array['{{ check.reason }}', '{{ check.field }}']
+            when staged.{{ check.field }} {{ check.operator }} {{ check.value }} then array['{{ check.reason }}', '{{ check.field }}']  -- noqa: LT05
             {%- endfor %}
             when staged.last_key_line > staged.source_line then array['duplicate_key', '{{ key }}']
             {%- for reference in references %}
