@@ -66,7 +66,8 @@ def cart_world(dbt_warehouse: str) -> str:
                 [event_id, customer_id, event_type, minutes_ago, product_id, quantity, unit_price],
             )
     today = dt.datetime.now(dt.UTC).date()
-    run_dbt(["build", "--indirect-selection", "cautious", "--select", "+eligible_cart_abandonment"], dbt_warehouse, run_date=today)
+    build = ["build", "--indirect-selection", "cautious", "--select", "+eligible_cart_abandonment"]
+    run_dbt(build, dbt_warehouse, run_date=today)
     return dbt_warehouse
 
 

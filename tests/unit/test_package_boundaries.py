@@ -130,6 +130,18 @@ class TestSpecModel:
         assert result.stdout.strip() == "[]"
 
 
+def test_the_receiver_loads_no_data_stack() -> None:
+    """The webhook receiver reads the app's event types from the loader's entities, not the loader: each worker
+    process starts without pyarrow, pandas or numpy (loyalty.loader's exports are imported on first use)."""
+    code = (
+        "import sys, loyalty.webhooks.app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'pyarrow', 'pandas', 'numpy', 'yaml'}"
+        " or m in {'loyalty.loader.run', 'loyalty.loader.mapping'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
+
+
 def import_graph(package: str) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for path in files(package):

@@ -4,10 +4,29 @@ quarantined with its file, line, column and reason, each file loaded once and wh
 
 See loyalty.loader.run for the flow and docs/architecture.md ("Loading your own data")."""
 
-from loyalty.loader.mapping import LoadMapping, MappingError, mapping_json_schema, read_mapping
-from loyalty.loader.report import LoadReport, SourceSummary
-from loyalty.loader.run import load
-from loyalty.loader.sources import SourceError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loyalty.loader.mapping import LoadMapping, MappingError, mapping_json_schema, read_mapping
+    from loyalty.loader.report import LoadReport, SourceSummary
+    from loyalty.loader.run import load
+    from loyalty.loader.sources import SourceError
+
+# Imported on first use: the receiver reads loyalty.loader.entities (the app's event types) and must not
+# pay for pyarrow, pandas and pydantic in every worker process.
+_EXPORTS = {
+    "LoadMapping": "loyalty.loader.mapping",
+    "MappingError": "loyalty.loader.mapping",
+    "mapping_json_schema": "loyalty.loader.mapping",
+    "read_mapping": "loyalty.loader.mapping",
+    "LoadReport": "loyalty.loader.report",
+    "SourceSummary": "loyalty.loader.report",
+    "load": "loyalty.loader.run",
+    "SourceError": "loyalty.loader.sources",
+}
 
 __all__ = [
     "LoadMapping",
@@ -19,3 +38,9 @@ __all__ = [
     "mapping_json_schema",
     "read_mapping",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -177,11 +177,12 @@ def audience_sql() -> str:
 def check_audience(url: str, spec: WorkflowSpec | Path | str, run_date: dt.date) -> AudienceCheck:
     """Validate the messages one workflow planned for `run_date` (ledger rows still `pending`),
     between planning and sending: size within [0.2, 5] × the median of its last 28 runs (once it
-    has 3; not for a workflow that runs several times a day: an hour's audience follows the shop's
-    traffic by the hour, not the previous days' totals), every recipient present, not opted out or suppressed (loyalty.contactability), with
-    consent on the channel (raw.customers), valid email / E.164 addresses, one message per customer
-    and step. Results go to raw.quality_results (suite `audience_<workflow>`). An empty audience
-    passes (nothing would be sent)."""
+    has 3; not for a workflow that runs several times a day: an hour's audience follows the
+    shop's traffic by the hour, not the previous days' totals), every recipient present, not
+    opted out or suppressed (loyalty.contactability), with consent on the channel (raw.customers),
+    valid email / E.164 addresses, one message per customer and step. Results go to
+    raw.quality_results (suite `audience_<workflow>`). An empty audience passes (nothing would be
+    sent)."""
     if not isinstance(spec, WorkflowSpec):
         spec = load_spec(Path(spec))
     params = {"workflow_id": spec.id, "run_date": run_date, "runs": AUDIENCE_HISTORY_RUNS}

@@ -156,7 +156,7 @@ class WorkflowSpec(StrictModel):
             return False
         if self.schedule.startswith("@"):
             return self.schedule == "@hourly"
-        minute, hour, *_ = self.schedule.split() + ["", ""]
+        minute, hour, *_ = [*self.schedule.split(), "", ""]
         return not (minute.isdigit() and hour.isdigit())
 
     def channels(self) -> list[str]:
