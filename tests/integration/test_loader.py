@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from loyalty.cli import app
 from loyalty.loader import LoadReport, MappingError, SourceError, SourceSummary, load
 from loyalty.loader import run as loader_run
+from loyalty.loader import sources as loader_sources
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -153,6 +154,27 @@ class TestGoodFiles:
         ]
         assert quarantine(url) == [("missing_required_field", str(tmp_path / "customers.parquet"), 3, "id")]
 
+    def test_postgres_source_values_keep_their_line_breaks(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rows streamed from a database have no lines: a value with a line break is a value (unlike a CSV file's
+        record over several lines), across the reader's blocks too (small here)."""
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 64)
+        with psycopg.connect(url) as conn:
+            conn.execute("drop schema if exists shop cascade")
+            conn.execute("create schema shop")
+            conn.execute(
+                "create table shop.clients as select code, 'Ana' || chr(10) || 'Maria' as name, "
+                "'2026-01-05 10:00+00'::timestamptz as created from generate_series(1, 20) as code"
+            )
+        columns = {"customer_id": "code", "first_name": "name", "signup_at": "created"}
+        mapping = write_mapping(
+            tmp_path, {"customers": {"source": {"url": url, "table": "shop.clients"}, "columns": columns}}
+        )
+        summary = only(load(mapping, url))
+        assert (summary.rows_read, summary.rows_loaded) == (20, 20)
+        assert rows(url, "select distinct first_name from raw.customers") == [("Ana\nMaria",)]
+
     def test_postgres_source_table_and_query(self, url: str, tmp_path: Path) -> None:
         """A table on a source database (here a schema of the same server) and a query, streamed with COPY."""
         with psycopg.connect(url) as conn:
@@ -280,6 +302,82 @@ class TestBadInput:
         summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
         assert (summary.rows_read, summary.rows_loaded) == (2, 1)
         assert [(rule, line) for rule, _, line, _ in quarantine(url)] == [("unparseable_number", 5)]
+
+    def test_a_quoted_line_break_quarantines_its_record_and_later_lines_keep_their_numbers(
+        self, url: str, tmp_path: Path
+    ) -> None:
+        """A record whose quoted value holds a line break (in a mapped column or not) is a malformed row at the
+        line it starts on, with every column in its row_data; the lines after it load, or are quarantined at
+        their own physical line; rows read = loaded + quarantined."""
+        path = tmp_path / "customers.csv"
+        path.write_text(
+            "id,email,signup_at,consent,note\n"  # 1
+            "1,a@x.com,2026-01-05,yes,\n"  # 2
+            '2,"b@x.com\n'  # 3
+            '",2026-01-05,yes,\n'  # 4
+            '3,c@x.com,2026-01-05,yes,"call after 6pm\n'  # 5
+            'ask for Ana"\n'  # 6
+            "x,d@x.com,2026-01-05,yes,\n"  # 7
+            "5,e@x.com\n"  # 8
+            "6,f@x.com,2026-01-05,no,\n"  # 9
+        )
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded) == (6, 2)
+        assert summary.quarantined_by_reason == {"malformed_row": 3, "unparseable_number": 1}
+        assert quarantine(url) == [
+            ("malformed_row", str(path), 3, None),
+            ("malformed_row", str(path), 5, None),
+            ("unparseable_number", str(path), 7, "id"),
+            ("malformed_row", str(path), 8, None),
+        ]
+        assert rows(url, "select row_data from raw.quarantine where source_line = 5") == [
+            (
+                {
+                    "id": "3",
+                    "email": "c@x.com",
+                    "signup_at": "2026-01-05",
+                    "consent": "yes",
+                    "note": "call after 6pm\nask for Ana",
+                },
+            )
+        ]
+        assert rows(url, "select customer_id, email from raw.customers order by 1") == [(1, "a@x.com"), (6, "f@x.com")]
+
+    def test_quoted_line_breaks_across_blocks(self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Records with a quoted line break straddling the reader's blocks (small blocks here; 8 MiB in use): the
+        file loads instead of failing whole, each such record quarantined at its first line."""
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 256)
+        lines, expected, line = ["id,email,signup_at,consent,note"], [], 2
+        for n in range(1, 301):
+            note = '"wrap\nped"' if n % 10 == 0 else ""
+            lines.append(f"{n},c{n}@x.com,2026-01-05,yes,{note}")
+            if note:
+                expected.append(line)
+            line += 1 + note.count("\n")
+        (tmp_path / "customers.csv").write_text("\n".join(lines) + "\n")
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded, summary.quarantined_by_reason) == (
+            300,
+            270,
+            {"malformed_row": 30},
+        )
+        assert [line for _, _, line, _ in quarantine(url)] == expected
+
+    def test_a_quote_never_closed_fails_the_file_naming_the_line(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An opening quote whose record runs past a block (8 MiB in use) cannot be read in bounded memory: the
+        file fails whole (exit 2, no traceback) with its name and the line the quote follows; nothing of it loads."""
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 256)
+        good = "".join(f"{n},c{n}@x.com,2026-01-05,yes\n" for n in range(1, 40))
+        rest = "".join(f"{n},c{n}@x.com,2026-01-05,yes\n" for n in range(41, 100))
+        (tmp_path / "customers.csv").write_text(f'id,email,signup_at,consent\n{good}40,"oops,2026-01-05,yes\n{rest}')
+        mapping = write_mapping(tmp_path, customers_mapping())
+        result = runner.invoke(app, ["load", "--mapping", str(mapping)], env={"LOYALTY_WAREHOUSE_URL": url})
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "customers.csv: after line" in result.output and "without its closing quote" in result.output
+        assert rows(url, "select count(*) from raw.customers") == [(0,)]
+        assert quarantine(url) == []
 
     def test_negative_values_and_unknown_references(self, url: str, tmp_path: Path) -> None:
         """Orders of an unknown customer, negative totals, lines of unknown orders or products, zero quantity;
