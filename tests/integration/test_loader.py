@@ -31,6 +31,26 @@ CUSTOMERS_CSV = (
 )
 
 
+APP_EVENT_COLUMNS = {
+    "event_id": "message_id",
+    "customer_id": "user_id",
+    "event_type": "event",
+    "occurred_at": "timestamp",
+    "product_id": "product_id",
+    "quantity": "quantity",
+    "unit_price": "price",
+    "score": "score",
+    "order_id": "order_id",
+}
+EVENT_NAMES = {  # a tracking plan's names for ours (the mapping's `values`)
+    "Product Viewed": "product_viewed",
+    "Product Added": "added_to_cart",
+    "Product Removed": "removed_from_cart",
+    "Push Notification Tapped": "push_opened",
+    "NPS Survey Submitted": "nps_answered",
+}
+
+
 @pytest.fixture
 def url(clean_warehouse: str) -> str:
     return clean_warehouse
@@ -153,6 +173,111 @@ class TestGoodFiles:
             (2, "2026-01-05 10:00:00+00", False),
         ]
         assert quarantine(url) == [("missing_required_field", str(tmp_path / "customers.parquet"), 3, "id")]
+
+    def test_app_events_from_parquet(self, url: str, tmp_path: Path) -> None:
+        """A CDP's Parquet export of app events: typed columns (a zoned timestamp, integers, a float price), the
+        event names translated by `values`, and each check by row number with its source column: an NPS score of
+        11, a quantity of 0, an unknown customer, an event name the mapping does not list."""
+        import datetime as dt
+
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        at = dt.datetime(2026, 3, 2, 14, 5, 11, 482000, tzinfo=dt.UTC)
+        events = [  # message_id, user_id, event, product_id, quantity, price, score, order_id
+            ("e1", 1, "Product Viewed", 10, None, 129.9, None, None),
+            ("e2", 1, "Product Added", 10, 2, 129.9, None, None),
+            ("e3", 2, "NPS Survey Submitted", None, None, None, 11, "#1001"),
+            ("e4", 2, "Product Removed", 10, 0, 129.9, None, None),
+            ("e5", 99, "Push Notification Tapped", None, None, None, None, None),
+            ("e6", 3, "Product Added to Wishlist", 10, None, 129.9, None, None),
+            ("e7", 3, "NPS Survey Submitted", None, None, None, 0, "#1002"),
+        ]
+        schema = pa.schema(
+            {
+                "message_id": pa.string(),
+                "user_id": pa.int64(),
+                "event": pa.string(),
+                "product_id": pa.int64(),
+                "quantity": pa.int32(),
+                "price": pa.float64(),
+                "score": pa.int64(),
+                "order_id": pa.string(),
+            }
+        )
+        table = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in events], schema=schema)
+        sent_at = pa.array([at] * len(events), pa.timestamp("ms", tz="America/Sao_Paulo"))  # a zone, not UTC
+        pq.write_table(table.append_column("timestamp", sent_at), tmp_path / "events.parquet")
+        entities = {
+            **customers_mapping("customers.csv"),
+            "app_events": {
+                "source": {"path": "events.parquet"},
+                "columns": APP_EVENT_COLUMNS,
+                "values": {"event_type": EVENT_NAMES},
+            },
+        }
+        report = load(write_mapping(tmp_path, entities), url)
+        summary = report.sources[-1]
+        assert (summary.entity, summary.rows_read, summary.rows_loaded) == ("app_events", 7, 3)
+        assert summary.quarantined_by_reason == {
+            "non_positive_quantity": 1,
+            "score_out_of_range": 1,
+            "unknown_customer": 1,
+            "unknown_event_type": 1,
+        }
+        assert quarantine(url) == [
+            ("score_out_of_range", str(tmp_path / "events.parquet"), 3, "score"),
+            ("non_positive_quantity", str(tmp_path / "events.parquet"), 4, "quantity"),
+            ("unknown_customer", str(tmp_path / "events.parquet"), 5, "user_id"),
+            ("unknown_event_type", str(tmp_path / "events.parquet"), 6, "event"),
+        ]
+        assert rows(
+            url,
+            "select event_id, event_type, occurred_at::text, quantity, unit_price::text, score, order_id "
+            "from raw.app_events order by 1",
+        ) == [
+            ("e1", "product_viewed", "2026-03-02 14:05:11.482+00", None, "129.90", None, None),
+            ("e2", "added_to_cart", "2026-03-02 14:05:11.482+00", 2, "129.90", None, None),
+            ("e7", "nps_answered", "2026-03-02 14:05:11.482+00", None, None, 0, "#1002"),
+        ]
+
+    def test_app_events_from_a_postgres_query(self, url: str, tmp_path: Path) -> None:
+        """App events from a database (typed numeric, integer and timestamptz columns), names translated; a
+        negative score and an unlisted name are quarantined by row number."""
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        with psycopg.connect(url) as conn:
+            conn.execute("drop schema if exists tracking cascade")
+            conn.execute("create schema tracking")
+            conn.execute(
+                "create table tracking.events (message_id text, user_id bigint, event text, sent_at timestamptz, "
+                "product_id bigint, quantity integer, price numeric, score integer, order_id text)"
+            )
+            conn.execute(
+                "insert into tracking.events values "
+                "('e1', 1, 'Product Added', '2026-03-02 14:05:11.482-03', 10, 1, 129.9, null, null), "
+                "('e2', 2, 'NPS Survey Submitted', '2026-03-03 09:00-03', null, null, null, -1, '#1001'), "
+                "('e3', 3, 'Application Opened', '2026-03-03 09:00-03', null, null, null, null, null)"
+            )
+        columns = {**APP_EVENT_COLUMNS, "occurred_at": "sent_at"}
+        entities = {
+            **customers_mapping("customers.csv"),
+            "app_events": {
+                "source": {"url": url, "query": "select * from tracking.events order by message_id"},
+                "columns": columns,
+                "values": {"event_type": EVENT_NAMES},
+            },
+        }
+        summary = load(write_mapping(tmp_path, entities), url).sources[-1]
+        assert (summary.rows_read, summary.rows_loaded, summary.quarantined_by_reason) == (
+            3,
+            1,
+            {"score_out_of_range": 1, "unknown_event_type": 1},
+        )
+        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [
+            ("score_out_of_range", 2, "score"),
+            ("unknown_event_type", 3, "event"),
+        ]
+        assert rows(url, "select event_type, occurred_at::text, unit_price::text from raw.app_events") == [
+            ("added_to_cart", "2026-03-02 17:05:11.482+00", "129.90")
+        ]
 
     def test_postgres_source_values_keep_their_line_breaks(
         self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
