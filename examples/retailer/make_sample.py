@@ -8,6 +8,10 @@ seed writes the same bytes, so `git diff` after a rerun shows only what a change
 - produtos.csv: the same ERP's product catalogue (`,` decimal prices);
 - orders.csv and order_lines.csv: a Shopify-like orders export split in two (UTF-8, `,`, timestamps
   with a UTC offset) — see README.md for why it is two files;
+- events.csv: the app's and site's tracking events as a CDP exports them (UTF-8, `,`, one row per event,
+  flattened `properties.*` columns, the tracking plan's event names, ISO 8601 timestamps with the device's
+  offset), made from the customers, products and orders above: the shopping before tracked orders, surveys
+  about them, browsing, abandoned carts, push opens;
 - expected_counts.json: per entity, the rows the loader reads, loads and quarantines (by reason), and
   every deliberately bad row with its file, line, column and reason.
 
@@ -22,9 +26,11 @@ import datetime as dt
 import io
 import json
 import random
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 HERE = Path(__file__).resolve().parent
 SEED = 16
@@ -51,7 +57,7 @@ DEPARTMENTS = {
 SIZES = ("P", "M", "G", "GG", "Único")
 FINANCIAL_STATUSES = ("paid",) * 17 + ("pending", "refunded", "partially_refunded")
 # Each bad-row template of a file is written this many times, spread over the file: 2–4% bad rows.
-COPIES = {"customers": 2, "products": 1, "orders": 3, "order_lines": 6}
+COPIES = {"customers": 2, "products": 1, "orders": 3, "order_lines": 6, "app_events": 10}
 
 
 def _spread(at: int, copy: int, size: int) -> int:
@@ -74,7 +80,8 @@ class BadRow:
 
 @dataclass
 class Sheet:
-    """One file's rows before they are written: good rows, with bad rows inserted at chosen places."""
+    """One file's rows before they are written: good rows, with bad rows inserted at chosen places or written
+    instead of a good row."""
 
     entity: str
     file: str
@@ -82,28 +89,46 @@ class Sheet:
     key: str
     rows: list[list[str]] = field(default_factory=list)
     bad: list[tuple[int, list[str], str | None, str | None, str, str]] = field(default_factory=list)
+    instead: dict[int, tuple[list[str], str | None, str | None, str, str]] = field(default_factory=dict)
 
     def spoil(self, at: int, row: list[str], column: str | None, reason: str, why: str) -> None:
         """Insert `row` before good row `at`; `column` is the header of the broken field (None: the whole line)."""
         value = row[self.header.index(column)] if column is not None else None
         self.bad.append((at, row, column, value, reason, why))
 
+    def replace(self, at: int, row: list[str], column: str | None, reason: str, why: str) -> None:
+        """Write `row` instead of good row `at` (the same record, sent wrong)."""
+        assert at not in self.instead, at
+        value = row[self.header.index(column)] if column is not None else None
+        self.instead[at] = (row, column, value, reason, why)
+
     def lines(self) -> tuple[list[list[str]], list[BadRow]]:
-        """The data rows in file order, and the bad rows with their line numbers (the header is line 1)."""
+        """The data rows in file order, and the bad rows with the line each starts on (the header is line 1; a
+        value with a line break, written quoted, makes its row span more than one line)."""
         out: list[list[str]] = []
         found: list[BadRow] = []
+        line = 2  # where the next row starts
+
+        def add(row: list[str]) -> int:
+            nonlocal line
+            out.append(row)
+            start, line = line, line + 1 + sum(value.count("\n") for value in row)
+            return start
+
         inserts = sorted(self.bad, key=lambda item: item[0])
         position = 0
         for index, row in enumerate(self.rows):
             while position < len(inserts) and inserts[position][0] == index:
                 _, bad_row, column, value, reason, why = inserts[position]
-                out.append(bad_row)
-                found.append(BadRow(self.entity, self.file, len(out) + 1, column, value, reason, why))
+                found.append(BadRow(self.entity, self.file, add(bad_row), column, value, reason, why))
                 position += 1
-            out.append(row)
+            if index in self.instead:
+                bad_row, column, value, reason, why = self.instead[index]
+                found.append(BadRow(self.entity, self.file, add(bad_row), column, value, reason, why))
+            else:
+                add(row)
         for _, bad_row, column, value, reason, why in inserts[position:]:  # after the last good row
-            out.append(bad_row)
-            found.append(BadRow(self.entity, self.file, len(out) + 1, column, value, reason, why))
+            found.append(BadRow(self.entity, self.file, add(bad_row), column, value, reason, why))
         return out, found
 
 
@@ -365,6 +390,204 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
     return orders, lines
 
 
+# The tracking plan's event names (Segment's e-commerce and mobile specs where they have one): mapping.yml's
+# `values` turns them into ours. A name the mapping does not list (the wishlist below) is an unknown event type.
+VIEWED, ADDED, REMOVED, ABANDONED = "Product Viewed", "Product Added", "Product Removed", "Cart Abandoned"
+PUSH_OPENED, NPS, CSAT = "Push Notification Tapped", "NPS Survey Submitted", "CSAT Survey Submitted"
+TRACKED_ORDERS = 0.4  # share of the orders whose shopping the app or site tracked (signed in)
+BROWSING_SESSIONS = 300  # a customer looking at products without buying
+ABANDONED_CARTS = 100  # products put in the cart, then the app's Cart Abandoned: no order of that customer after
+PUSH_OPENS = 300
+LAST_EVENT = dt.datetime(2026, 3, 29, 20, 0, tzinfo=SAO_PAULO)  # before the sample's dbt run date, 31 March
+CAMPAIGNS = ("frete-gratis-marco", "black-friday-2025", "volta-as-aulas", "dia-das-maes", "carrinho-lembrete")
+NPS_COMMENTS = (
+    "",
+    "",
+    "",
+    "Entrega rápida, produto ótimo",
+    "Demorou, mas chegou",
+    "Amei!",
+    "Poderia ter mais tamanhos",
+)
+
+
+def _events(rng: random.Random, customers: Sheet, products: Sheet, orders: Sheet, lines: Sheet) -> Sheet:
+    """The app's and site's tracking events as a CDP exports them: one row per event, flattened properties,
+    ISO timestamps with the device's offset. Made from the sample's own customers, products and orders: the
+    shopping before a tracked order, surveys after it, browsing, carts abandoned, push opens."""
+    header = [
+        "message_id",
+        "event",
+        "user_id",
+        "anonymous_id",
+        "timestamp",
+        "received_at",
+        "context.device.type",
+        "context.app.version",
+        "properties.product_id",
+        "properties.name",
+        "properties.quantity",
+        "properties.price",
+        "properties.currency",
+        "properties.order_id",
+        "properties.score",
+        "properties.comment",
+        "properties.campaign",
+    ]
+    sheet = Sheet("app_events", "events.csv", header, "message_id")
+    zones = {int(row[0]): ZoneInfo(row[6]) for row in customers.rows}
+    signed_up = {
+        int(row[0]): dt.datetime.strptime(row[8], "%d/%m/%Y %H:%M").replace(tzinfo=SAO_PAULO) for row in customers.rows
+    }
+    pushable = [int(row[0]) for row in customers.rows if row[11] == "Sim"]
+    catalogue = [(row[0], row[1], row[3].replace(",", ".")) for row in products.rows]
+    devices = {customer: rng.choice(("ios", "android", "web", "web")) for customer in zones}
+    anonymous = {customer: str(uuid.UUID(int=rng.getrandbits(128), version=4)) for customer in zones}
+    found: list[tuple[dt.datetime, list[str]]] = []
+
+    def event(kind: str, customer: int, at: dt.datetime, /, **properties: str) -> None:
+        at += dt.timedelta(milliseconds=rng.randrange(0, 1_000))
+        device = devices[customer]
+        received = at + dt.timedelta(milliseconds=rng.randrange(80, 4_000))
+        row = dict.fromkeys(header, "")
+        row.update(
+            {
+                "message_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "event": kind,
+                "user_id": str(customer),
+                "anonymous_id": anonymous[customer],
+                "timestamp": at.astimezone(zones[customer]).isoformat(timespec="milliseconds"),
+                "received_at": received.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "context.device.type": device,
+                "context.app.version": "" if device == "web" else rng.choice(("4.12.0", "4.12.1", "4.13.0")),
+                "properties.currency": "BRL" if "price" in properties else "",
+            }
+        )
+        row.update({f"properties.{key}": value for key, value in properties.items()})
+        found.append((at, [row[column] for column in header]))
+
+    def shop(customer: int, at: dt.datetime, bought: list[tuple[str, str, str, str]]) -> dt.datetime:
+        """Views and cart adds of `bought` (sku, name, price, quantity), an extra product viewed, sometimes added
+        and removed again; the time of the last event."""
+        for sku, name, price, quantity in bought:
+            for _ in range(rng.choice((1, 1, 2))):
+                at += dt.timedelta(seconds=rng.randrange(20, 600))
+                event(VIEWED, customer, at, product_id=sku, name=name, price=price)
+            at += dt.timedelta(seconds=rng.randrange(5, 120))
+            event(ADDED, customer, at, product_id=sku, name=name, price=price, quantity=quantity)
+        if rng.random() < 0.3:
+            sku, name, price = rng.choice(catalogue)
+            at += dt.timedelta(seconds=rng.randrange(20, 600))
+            event(VIEWED, customer, at, product_id=sku, name=name, price=price)
+            if rng.random() < 0.5:
+                event(
+                    ADDED, customer, at + dt.timedelta(seconds=30), product_id=sku, name=name, price=price, quantity="1"
+                )
+                at += dt.timedelta(seconds=rng.randrange(60, 900))
+                event(REMOVED, customer, at, product_id=sku, name=name, price=price, quantity="1")
+        return at
+
+    items: dict[str, list[tuple[str, str, str, str]]] = {}
+    for row in lines.rows:  # Name, Lineitem id, quantity, name, price, sku
+        items.setdefault(row[0], []).append((row[5], row[3], row[4], row[2]))
+    last_order: dict[int, dt.datetime] = {}
+    for row in orders.rows:
+        customer, created = int(row[2]), dt.datetime.strptime(row[12], "%Y-%m-%d %H:%M:%S %z")
+        last_order[customer] = max(last_order.get(customer, created), created)
+        if rng.random() >= TRACKED_ORDERS:
+            continue
+        started = created - dt.timedelta(minutes=rng.randrange(30, 180))
+        shop(customer, started, items[row[0]])
+        answered = created + dt.timedelta(days=rng.randrange(2, 8), minutes=rng.randrange(0, 600))
+        if row[3] == "paid" and rng.random() < 0.3 and answered < LAST_EVENT:
+            score = rng.choice((10, 10, 10, 9, 9, 9, 8, 8, 7, 6, 5, 3, 0))
+            event(NPS, customer, answered, order_id=row[0], score=str(score), comment=rng.choice(NPS_COMMENTS))
+        elif row[3] == "paid" and rng.random() < 0.1 and answered < LAST_EVENT:
+            event(CSAT, customer, answered, order_id=row[0], score=str(rng.choice((5, 5, 4, 4, 3, 2, 1))))
+
+    def some_time(customer: int, after: dt.datetime, room: dt.timedelta) -> dt.datetime:
+        """A time after `after` and the customer's signup that leaves `room` before LAST_EVENT."""
+        start = max(after, signed_up[customer], dt.datetime(2025, 6, 1, tzinfo=SAO_PAULO))
+        return start + dt.timedelta(seconds=rng.randrange(0, max(1, int((LAST_EVENT - room - start).total_seconds()))))
+
+    start = dt.datetime(2025, 6, 1, tzinfo=SAO_PAULO)
+    for _ in range(BROWSING_SESSIONS):
+        customer = FIRST_CUSTOMER + rng.randrange(CUSTOMERS)
+        at = some_time(customer, start, dt.timedelta(hours=1))
+        for sku, name, price in rng.sample(catalogue, rng.choice((1, 2, 2, 3, 4))):
+            at += dt.timedelta(seconds=rng.randrange(15, 400))
+            event(VIEWED, customer, at, product_id=sku, name=name, price=price)
+    abandoned = 0
+    while abandoned < ABANDONED_CARTS:  # after the customer's last order: no order follows the abandoned cart
+        customer = FIRST_CUSTOMER + rng.randrange(CUSTOMERS)
+        after = last_order.get(customer, start) + dt.timedelta(hours=1)
+        if after > LAST_EVENT - dt.timedelta(days=4):
+            continue
+        cart = [(sku, name, price, str(rng.choice((1, 1, 2)))) for sku, name, price in rng.sample(catalogue, 2)]
+        at = shop(customer, some_time(customer, after, dt.timedelta(days=2)), cart[: rng.choice((1, 2))])
+        event(ABANDONED, customer, at + dt.timedelta(hours=rng.choice((1, 4, 24))))
+        abandoned += 1
+    for _ in range(PUSH_OPENS):
+        customer = rng.choice(pushable)
+        devices[customer] = devices[customer] if devices[customer] != "web" else rng.choice(("ios", "android"))
+        event(PUSH_OPENED, customer, some_time(customer, start, dt.timedelta(hours=1)), campaign=rng.choice(CAMPAIGNS))
+    sheet.rows = [row for _, row in sorted(found, key=lambda item: item[0])]  # an export in time order
+
+    size = len(sheet.rows)
+    column = header.index
+
+    def find(at: int, kind: str | None) -> int:
+        """The first good row from `at` of the event `kind` (any when None) that is not spoilt yet."""
+        while at in sheet.instead or (kind is not None and sheet.rows[at][column("event")] != kind):
+            at = (at + 1) % size
+        return at
+
+    # Each is a good event sent wrong, of the kind it names (cart events for the quantity and price, an NPS answer
+    # for the score), written instead of it.
+    bad = [
+        (
+            90,
+            VIEWED,
+            "event",
+            "Product Added to Wishlist",
+            "unknown_event_type",
+            "an event the mapping does not translate",
+        ),
+        (220, NPS, "properties.score", "11", "score_out_of_range", "an NPS widget that counts to 11"),
+        (410, None, "user_id", "99017", "unknown_customer", "signed up in the app after the ERP's customer export"),
+        (
+            600,
+            None,
+            "timestamp",
+            "1773932461482",
+            "unparseable_timestamp",
+            "epoch milliseconds from an old app version",
+        ),
+        (850, REMOVED, "properties.quantity", "0", "non_positive_quantity", "a removal of nothing"),
+        (1230, None, "user_id", "", "missing_required_field", "an anonymous visitor (not signed in)"),
+        (1500, ADDED, "properties.quantity", "1.0", "unparseable_number", "a JavaScript number written as 1.0"),
+        (2700, ADDED, "properties.price", "-129.90", "negative_unit_price", "a discount sent as a negative price"),
+    ]
+    copies = COPIES["app_events"]
+    for copy in range(copies):
+        for at, kind, field_name, value, reason, why in bad:
+            place = find((at + copy * (size // copies)) % size, kind)  # evenly: some kinds are sparse
+            row = list(sheet.rows[place])
+            row[column(field_name)] = value
+            sheet.replace(place, row, field_name, reason, why)
+    # A survey comment over two lines, in a column the mapping leaves out: the record is a malformed row all the same.
+    for at in (1040, 3050):
+        place = find(at, NPS)
+        row = list(sheet.rows[place])
+        row[column("properties.comment")] = "Gostei muito.\nVoltarei a comprar!"
+        sheet.replace(place, row, None, "malformed_row", "a survey comment over two lines (a quoted line break)")
+    for at in (333, 2222):  # the SDK sent a batch twice: the same event on two lines, the last row wins
+        place = find(at, None)
+        row = list(sheet.rows[place])
+        sheet.spoil(place, row, "message_id", "duplicate_key", f"message_id {row[0]} again on the next line")
+    return sheet
+
+
 CONTRACT_RULES = {  # dbt's data contract rule for the values the loader loads but dbt sets aside
     ("customers", "Celular"): ("malformed_phone", "not E.164: dbt drops the phone, keeps the customer"),
 }
@@ -389,6 +612,7 @@ def main() -> None:
     customers = _customers(rng)
     products = _products(rng)
     orders, lines = _orders_and_lines(rng, products)
+    events = _events(rng, customers, products, orders, lines)
     expected: dict[str, object] = {}
     bad_rows: list[BadRow] = []
     contract: list[BadRow] = []
@@ -397,6 +621,7 @@ def main() -> None:
         (products, "latin-1", ";", "\r\n"),
         (orders, "utf-8", ",", "\n"),
         (lines, "utf-8", ",", "\n"),
+        (events, "utf-8", ",", "\n"),
     ):
         read, bad = _write(sheet, encoding=encoding, delimiter=delimiter, newline=newline)
         for row in bad:

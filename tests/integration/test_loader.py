@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from loyalty.cli import app
 from loyalty.loader import LoadReport, MappingError, SourceError, SourceSummary, load
 from loyalty.loader import run as loader_run
+from loyalty.loader import sources as loader_sources
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -28,6 +29,26 @@ CUSTOMERS_CSV = (
     "2,bob@example.com,2026-01-06 09:30,no\n"
     "3,cid@example.com,2026-01-07,\n"
 )
+
+
+APP_EVENT_COLUMNS = {
+    "event_id": "message_id",
+    "customer_id": "user_id",
+    "event_type": "event",
+    "occurred_at": "timestamp",
+    "product_id": "product_id",
+    "quantity": "quantity",
+    "unit_price": "price",
+    "score": "score",
+    "order_id": "order_id",
+}
+EVENT_NAMES = {  # a tracking plan's names for ours (the mapping's `values`)
+    "Product Viewed": "product_viewed",
+    "Product Added": "added_to_cart",
+    "Product Removed": "removed_from_cart",
+    "Push Notification Tapped": "push_opened",
+    "NPS Survey Submitted": "nps_answered",
+}
 
 
 @pytest.fixture
@@ -152,6 +173,132 @@ class TestGoodFiles:
             (2, "2026-01-05 10:00:00+00", False),
         ]
         assert quarantine(url) == [("missing_required_field", str(tmp_path / "customers.parquet"), 3, "id")]
+
+    def test_app_events_from_parquet(self, url: str, tmp_path: Path) -> None:
+        """A CDP's Parquet export of app events: typed columns (a zoned timestamp, integers, a float price), the
+        event names translated by `values`, and each check by row number with its source column: an NPS score of
+        11, a quantity of 0, an unknown customer, an event name the mapping does not list."""
+        import datetime as dt
+
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        at = dt.datetime(2026, 3, 2, 14, 5, 11, 482000, tzinfo=dt.UTC)
+        events = [  # message_id, user_id, event, product_id, quantity, price, score, order_id
+            ("e1", 1, "Product Viewed", 10, None, 129.9, None, None),
+            ("e2", 1, "Product Added", 10, 2, 129.9, None, None),
+            ("e3", 2, "NPS Survey Submitted", None, None, None, 11, "#1001"),
+            ("e4", 2, "Product Removed", 10, 0, 129.9, None, None),
+            ("e5", 99, "Push Notification Tapped", None, None, None, None, None),
+            ("e6", 3, "Product Added to Wishlist", 10, None, 129.9, None, None),
+            ("e7", 3, "NPS Survey Submitted", None, None, None, 0, "#1002"),
+        ]
+        schema = pa.schema(
+            {
+                "message_id": pa.string(),
+                "user_id": pa.int64(),
+                "event": pa.string(),
+                "product_id": pa.int64(),
+                "quantity": pa.int32(),
+                "price": pa.float64(),
+                "score": pa.int64(),
+                "order_id": pa.string(),
+            }
+        )
+        table = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in events], schema=schema)
+        sent_at = pa.array([at] * len(events), pa.timestamp("ms", tz="America/Sao_Paulo"))  # a zone, not UTC
+        pq.write_table(table.append_column("timestamp", sent_at), tmp_path / "events.parquet")
+        entities = {
+            **customers_mapping("customers.csv"),
+            "app_events": {
+                "source": {"path": "events.parquet"},
+                "columns": APP_EVENT_COLUMNS,
+                "values": {"event_type": EVENT_NAMES},
+            },
+        }
+        report = load(write_mapping(tmp_path, entities), url)
+        summary = report.sources[-1]
+        assert (summary.entity, summary.rows_read, summary.rows_loaded) == ("app_events", 7, 3)
+        assert summary.quarantined_by_reason == {
+            "non_positive_quantity": 1,
+            "score_out_of_range": 1,
+            "unknown_customer": 1,
+            "unknown_event_type": 1,
+        }
+        assert quarantine(url) == [
+            ("score_out_of_range", str(tmp_path / "events.parquet"), 3, "score"),
+            ("non_positive_quantity", str(tmp_path / "events.parquet"), 4, "quantity"),
+            ("unknown_customer", str(tmp_path / "events.parquet"), 5, "user_id"),
+            ("unknown_event_type", str(tmp_path / "events.parquet"), 6, "event"),
+        ]
+        assert rows(
+            url,
+            "select event_id, event_type, occurred_at::text, quantity, unit_price::text, score, order_id "
+            "from raw.app_events order by 1",
+        ) == [
+            ("e1", "product_viewed", "2026-03-02 14:05:11.482+00", None, "129.90", None, None),
+            ("e2", "added_to_cart", "2026-03-02 14:05:11.482+00", 2, "129.90", None, None),
+            ("e7", "nps_answered", "2026-03-02 14:05:11.482+00", None, None, 0, "#1002"),
+        ]
+
+    def test_app_events_from_a_postgres_query(self, url: str, tmp_path: Path) -> None:
+        """App events from a database (typed numeric, integer and timestamptz columns), names translated; a
+        negative score and an unlisted name are quarantined by row number."""
+        (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV)
+        with psycopg.connect(url) as conn:
+            conn.execute("drop schema if exists tracking cascade")
+            conn.execute("create schema tracking")
+            conn.execute(
+                "create table tracking.events (message_id text, user_id bigint, event text, sent_at timestamptz, "
+                "product_id bigint, quantity integer, price numeric, score integer, order_id text)"
+            )
+            conn.execute(
+                "insert into tracking.events values "
+                "('e1', 1, 'Product Added', '2026-03-02 14:05:11.482-03', 10, 1, 129.9, null, null), "
+                "('e2', 2, 'NPS Survey Submitted', '2026-03-03 09:00-03', null, null, null, -1, '#1001'), "
+                "('e3', 3, 'Application Opened', '2026-03-03 09:00-03', null, null, null, null, null)"
+            )
+        columns = {**APP_EVENT_COLUMNS, "occurred_at": "sent_at"}
+        entities = {
+            **customers_mapping("customers.csv"),
+            "app_events": {
+                "source": {"url": url, "query": "select * from tracking.events order by message_id"},
+                "columns": columns,
+                "values": {"event_type": EVENT_NAMES},
+            },
+        }
+        summary = load(write_mapping(tmp_path, entities), url).sources[-1]
+        assert (summary.rows_read, summary.rows_loaded, summary.quarantined_by_reason) == (
+            3,
+            1,
+            {"score_out_of_range": 1, "unknown_event_type": 1},
+        )
+        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [
+            ("score_out_of_range", 2, "score"),
+            ("unknown_event_type", 3, "event"),
+        ]
+        assert rows(url, "select event_type, occurred_at::text, unit_price::text from raw.app_events") == [
+            ("added_to_cart", "2026-03-02 17:05:11.482+00", "129.90")
+        ]
+
+    def test_postgres_source_values_keep_their_line_breaks(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rows streamed from a database have no lines: a value with a line break is a value (unlike a CSV file's
+        record over several lines), across the reader's blocks too (small here)."""
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 64)
+        with psycopg.connect(url) as conn:
+            conn.execute("drop schema if exists shop cascade")
+            conn.execute("create schema shop")
+            conn.execute(
+                "create table shop.clients as select code, 'Ana' || chr(10) || 'Maria' as name, "
+                "'2026-01-05 10:00+00'::timestamptz as created from generate_series(1, 20) as code"
+            )
+        columns = {"customer_id": "code", "first_name": "name", "signup_at": "created"}
+        mapping = write_mapping(
+            tmp_path, {"customers": {"source": {"url": url, "table": "shop.clients"}, "columns": columns}}
+        )
+        summary = only(load(mapping, url))
+        assert (summary.rows_read, summary.rows_loaded) == (20, 20)
+        assert rows(url, "select distinct first_name from raw.customers") == [("Ana\nMaria",)]
 
     def test_postgres_source_table_and_query(self, url: str, tmp_path: Path) -> None:
         """A table on a source database (here a schema of the same server) and a query, streamed with COPY."""
@@ -280,6 +427,82 @@ class TestBadInput:
         summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
         assert (summary.rows_read, summary.rows_loaded) == (2, 1)
         assert [(rule, line) for rule, _, line, _ in quarantine(url)] == [("unparseable_number", 5)]
+
+    def test_a_quoted_line_break_quarantines_its_record_and_later_lines_keep_their_numbers(
+        self, url: str, tmp_path: Path
+    ) -> None:
+        """A record whose quoted value holds a line break (in a mapped column or not) is a malformed row at the
+        line it starts on, with every column in its row_data; the lines after it load, or are quarantined at
+        their own physical line; rows read = loaded + quarantined."""
+        path = tmp_path / "customers.csv"
+        path.write_text(
+            "id,email,signup_at,consent,note\n"  # 1
+            "1,a@x.com,2026-01-05,yes,\n"  # 2
+            '2,"b@x.com\n'  # 3
+            '",2026-01-05,yes,\n'  # 4
+            '3,c@x.com,2026-01-05,yes,"call after 6pm\n'  # 5
+            'ask for Ana"\n'  # 6
+            "x,d@x.com,2026-01-05,yes,\n"  # 7
+            "5,e@x.com\n"  # 8
+            "6,f@x.com,2026-01-05,no,\n"  # 9
+        )
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded) == (6, 2)
+        assert summary.quarantined_by_reason == {"malformed_row": 3, "unparseable_number": 1}
+        assert quarantine(url) == [
+            ("malformed_row", str(path), 3, None),
+            ("malformed_row", str(path), 5, None),
+            ("unparseable_number", str(path), 7, "id"),
+            ("malformed_row", str(path), 8, None),
+        ]
+        assert rows(url, "select row_data from raw.quarantine where source_line = 5") == [
+            (
+                {
+                    "id": "3",
+                    "email": "c@x.com",
+                    "signup_at": "2026-01-05",
+                    "consent": "yes",
+                    "note": "call after 6pm\nask for Ana",
+                },
+            )
+        ]
+        assert rows(url, "select customer_id, email from raw.customers order by 1") == [(1, "a@x.com"), (6, "f@x.com")]
+
+    def test_quoted_line_breaks_across_blocks(self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Records with a quoted line break straddling the reader's blocks (small blocks here; 8 MiB in use): the
+        file loads instead of failing whole, each such record quarantined at its first line."""
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 256)
+        lines, expected, line = ["id,email,signup_at,consent,note"], [], 2
+        for n in range(1, 301):
+            note = '"wrap\nped"' if n % 10 == 0 else ""
+            lines.append(f"{n},c{n}@x.com,2026-01-05,yes,{note}")
+            if note:
+                expected.append(line)
+            line += 1 + note.count("\n")
+        (tmp_path / "customers.csv").write_text("\n".join(lines) + "\n")
+        summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
+        assert (summary.rows_read, summary.rows_loaded, summary.quarantined_by_reason) == (
+            300,
+            270,
+            {"malformed_row": 30},
+        )
+        assert [line for _, _, line, _ in quarantine(url)] == expected
+
+    def test_a_quote_never_closed_fails_the_file_naming_the_line(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An opening quote whose record runs past a block (8 MiB in use) cannot be read in bounded memory: the
+        file fails whole (exit 2, no traceback) with its name and the line the quote follows; nothing of it loads."""
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 256)
+        good = "".join(f"{n},c{n}@x.com,2026-01-05,yes\n" for n in range(1, 40))
+        rest = "".join(f"{n},c{n}@x.com,2026-01-05,yes\n" for n in range(41, 100))
+        (tmp_path / "customers.csv").write_text(f'id,email,signup_at,consent\n{good}40,"oops,2026-01-05,yes\n{rest}')
+        mapping = write_mapping(tmp_path, customers_mapping())
+        result = runner.invoke(app, ["load", "--mapping", str(mapping)], env={"LOYALTY_WAREHOUSE_URL": url})
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "customers.csv: after line" in result.output and "without its closing quote" in result.output
+        assert rows(url, "select count(*) from raw.customers") == [(0,)]
+        assert quarantine(url) == []
 
     def test_negative_values_and_unknown_references(self, url: str, tmp_path: Path) -> None:
         """Orders of an unknown customer, negative totals, lines of unknown orders or products, zero quantity;

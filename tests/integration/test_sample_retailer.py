@@ -11,6 +11,7 @@ import pytest
 
 from loyalty.dbt import run_dbt
 from loyalty.loader import load
+from loyalty.loader.entities import APP_EVENT_TYPES
 from loyalty.warehouse import drop_dbt_schemas
 
 pytestmark = pytest.mark.integration
@@ -18,7 +19,13 @@ pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "retailer"
 MAPPING = SAMPLE / "mapping.yml"
 EXPECTED = json.loads((SAMPLE / "expected_counts.json").read_text())
-TABLES = {"customers": "customer_id", "products": "product_id", "orders": "order_id", "order_lines": "order_line_id"}
+TABLES = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+    "order_lines": "order_line_id",
+    "app_events": "event_id",
+}
 
 
 def _contents(url: str) -> dict[str, tuple[int, str]]:
@@ -39,8 +46,10 @@ class TestSampleRetailer:
         report = load(MAPPING, url=clean_warehouse)
 
         by_entity = {summary.entity: summary for summary in report.sources}
-        assert sorted(by_entity) == sorted(EXPECTED["entities"])
+        assert sorted(by_entity) == sorted(EXPECTED["entities"]) == sorted(TABLES)
         for entity, expected in EXPECTED["entities"].items():
+            assert expected["rows_read"] == expected["rows_loaded"] + expected["rows_quarantined"], entity
+            assert expected["rows_quarantined"] == sum(expected["quarantined_by_reason"].values()), entity
             summary = by_entity[entity]
             assert expected["source"] in str(summary.source), entity
             assert (
@@ -100,6 +109,53 @@ class TestSampleRetailer:
             statuses = dict(conn.execute("select status, count(*) from raw.orders group by status").fetchall())
         assert set(statuses) == {"completed", "refunded", "pending"}
         assert statuses["completed"] > statuses["refunded"] + statuses["pending"]
+
+    def test_the_apps_event_names_are_translated_to_ours(self, clean_warehouse: str) -> None:
+        """The mapping's `values` turn the tracking plan's event names (`Product Added`) into our event types:
+        every type is loaded, and a name the mapping does not list is quarantined as an unknown event type."""
+        load(MAPPING, url=clean_warehouse)
+        with psycopg.connect(clean_warehouse) as conn:
+            types = dict(conn.execute("select event_type, count(*) from raw.app_events group by 1").fetchall())
+            unknown = conn.execute(
+                "select distinct row_data ->> 'event_type' from raw.quarantine where rule = 'unknown_event_type'"
+            ).fetchall()
+        assert set(types) == set(APP_EVENT_TYPES)
+        assert types["product_viewed"] > types["added_to_cart"] > types["removed_from_cart"]
+        assert unknown == [("Product Added to Wishlist",)]
+
+    def test_app_events_fit_the_shops_customers_products_and_orders(self, clean_warehouse: str) -> None:
+        """The events are the sample's own customers' behaviour: their products at the catalogue's price, survey
+        answers about their own orders, and carts abandoned with no order of that customer after."""
+        load(MAPPING, url=clean_warehouse)
+        with psycopg.connect(clean_warehouse) as conn:
+            unknown_products, wrong_prices = conn.execute(
+                """select count(*) filter (where products.product_id is null),
+                          count(*) filter (where events.unit_price <> products.unit_price)
+                   from raw.app_events as events
+                   left join raw.products as products on products.product_id = events.product_id
+                   where events.product_id is not null"""
+            ).fetchone()
+            surveys, about_own_orders = conn.execute(
+                """select count(*), count(orders.order_id)
+                   from raw.app_events as events
+                   left join raw.orders as orders
+                       on orders.order_id = events.order_id and orders.customer_id = events.customer_id
+                   where events.event_type in ('nps_answered', 'csat_answered')"""
+            ).fetchone()
+            abandoned, bought_after = conn.execute(
+                """select count(*), count(*) filter (where exists (
+                       select from raw.orders as orders
+                       where orders.customer_id = events.customer_id and orders.ordered_at > events.occurred_at))
+                   from raw.app_events as events
+                   where events.event_type = 'cart_abandoned'"""
+            ).fetchone()
+            scores = conn.execute(
+                "select min(score), max(score) from raw.app_events where event_type = 'nps_answered'"
+            ).fetchone()
+        assert (unknown_products, wrong_prices) == (0, 0)
+        assert surveys == about_own_orders > 0
+        assert abandoned > 0 and bought_after == 0
+        assert scores == (0, 10)
 
     def test_features_and_segments_build_on_the_loaded_data(self, clean_warehouse: str) -> None:
         """The daily `dbt build` (the warehouse DAG's: data contract, features, segments, eligibility, data tests)

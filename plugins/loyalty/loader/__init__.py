@@ -2,6 +2,10 @@
 raw tables — streamed, parsed and checked per batch, COPYed, classified and upserted in SQL, every bad row
 quarantined with its file, line, column and reason, each file loaded once and whole or not at all.
 
+Lines are physical lines (the header is 1). A CSV record whose quoted value holds a line break is not loaded:
+it is quarantined whole as `malformed_row` at the line it starts on, and the lines after it keep their numbers
+(loyalty.loader.sources says why; a quote never closed past 8 MiB is a SourceError for the file).
+
 See loyalty.loader.run for the flow and docs/architecture.md ("Loading your own data")."""
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class Check:
     field: str
     operator: Literal["<", "<=", ">", "not in"]
     reason: str
-    value: str = "0"  # a SQL literal written here, never from a mapping: a number, or a tuple of strings for `not in`
+    value: str | tuple[str, ...] = "0"  # written here, never from a mapping: a number, or the strings of `not in`
 
 
 @dataclass(frozen=True)
@@ -146,10 +146,6 @@ APP_EVENT_TYPES = (
 )
 
 
-def _sql_strings(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
-
-
 APP_EVENTS = Entity(
     name="app_events",
     table="app_events",
@@ -166,7 +162,7 @@ APP_EVENTS = Entity(
         Field("order_id", "text"),
     ),
     checks=(
-        Check("event_type", "not in", "unknown_event_type", _sql_strings(APP_EVENT_TYPES)),
+        Check("event_type", "not in", "unknown_event_type", APP_EVENT_TYPES),
         Check("quantity", "<=", "non_positive_quantity"),
         Check("unit_price", "<", "negative_unit_price"),
         Check("score", "<", "score_out_of_range"),

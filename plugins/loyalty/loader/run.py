@@ -193,12 +193,15 @@ def _copy(
             texts = translate_values(batch.texts, mapping.values)
             parsed = parse_batch(entity, texts, formats, batch.read_reason, batch.read_field)
             failing = pc.is_valid(parsed.reason)
+            documents = row_data(batch.originals, failing)
+            if batch.records is not None:  # a record over several lines: all its columns, not only the mapped ones
+                documents = pc.coalesce(batch.records, documents)
             table = pa.table(
                 {
                     "source_line": batch.lines,
                     "read_reason": parsed.reason,
                     "read_field": parsed.reason_field,
-                    "row_data": row_data(batch.originals, failing),
+                    "row_data": documents,
                     **{name: parsed.values[name] for name in fields},
                 }
             )

@@ -1,10 +1,20 @@
 """Where rows come from: CSV and Parquet files (a file or a glob) and Postgres tables or queries.
 
 Every source is read in record batches of strings (never a whole file in memory) with each row's
-line (CSV: the physical line, header = 1; Parquet and Postgres: the row number). Rows that cannot be
-read as rows (a wrong number of fields, bytes that are not UTF-8 in a UTF-8 file) are not dropped:
-they come back with a read error, so the loader quarantines them with their line. A latin-1 or cp1252
-file is decoded whole by pyarrow: a byte cp1252 does not define is a SourceError for the file.
+line (CSV: the physical line it starts on, header = 1; Parquet and Postgres: the row number). Rows that
+cannot be read as rows (a wrong number of fields, bytes that are not UTF-8 in a UTF-8 file) are not
+dropped: they come back with a read error, so the loader quarantines them with their line. A latin-1 or
+cp1252 file is decoded whole by pyarrow: a byte cp1252 does not define is a SourceError for the file.
+
+A line break inside a quoted CSV value: pyarrow reads the record whole (its chunking follows quotes,
+so a record may straddle a block boundary), but in a file the record is a malformed row, quarantined at
+the line it starts on; the lines it spans are counted, so every later row keeps its physical line. Why
+not load the value: most such records in an export are an unbalanced quote that swallowed the lines
+after it (which would load as one garbled value, the swallowed rows silently gone), and no raw column
+holds multi-line text. A quote never closed takes the rest of the file into its record: up to a block
+(8 MiB) that is one malformed row; longer, the file cannot be read in bounded memory and is a
+SourceError naming the line it follows. Rows streamed from Postgres have no lines: there a line break
+is part of the value and loads.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import csv
 import glob
 import hashlib
 import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,11 +64,13 @@ class SourceBatch:
     read_reason: pa.Array
     read_field: pa.Array
     typed: frozenset[str] = frozenset()
+    records: pa.Array | None = None  # JSON of every column, for rows quarantined as a whole record (else null)
 
 
 @dataclass
 class Malformed:
-    """Lines that are not rows of the file (a wrong number of fields): quarantined as they are."""
+    """Records that are not rows of the file (a wrong number of fields), with the line each starts on and its
+    text: quarantined as they are. Complete once the source's batches are exhausted."""
 
     rows: list[tuple[int, str]] = field(default_factory=list)
 
@@ -91,12 +104,22 @@ class _Batcher:
     columns: dict[str, str]  # field -> source column
     typed_columns: frozenset[str] = frozenset()
 
-    def batch(self, lines: pa.Array, by_column: dict[str, pa.Array], invalid: dict[str, pa.Array]) -> SourceBatch:
+    def batch(
+        self,
+        lines: pa.Array,
+        by_column: dict[str, pa.Array],
+        invalid: dict[str, pa.Array],
+        spanning: pa.Array | None = None,
+        records: pa.Array | None = None,
+    ) -> SourceBatch:
+        """`spanning`: rows that are malformed as a whole (a record over several lines), `records` what they hold."""
         length = len(lines)
         originals = {column: _clean(values) for column, values in by_column.items()}
         texts = {name: originals[column] for name, column in self.columns.items()}
         no_text = pa.scalar(None, pa.string())
         reason, reason_field = pa.nulls(length, pa.string()), pa.nulls(length, pa.string())
+        if spanning is not None:
+            reason = pc.if_else(spanning, "malformed_row", no_text)
         for name, column in self.columns.items():
             if column in invalid:
                 mask = invalid[column]
@@ -107,7 +130,7 @@ class _Batcher:
         keep = pc.fill_null(has_value, False)
         typed = frozenset(name for name, column in self.columns.items() if column in self.typed_columns)
         if pc.all(keep).as_py():
-            return SourceBatch(lines, texts, originals, reason, reason_field, typed)
+            return SourceBatch(lines, texts, originals, reason, reason_field, typed, records)
         return SourceBatch(
             lines.filter(keep),
             {k: v.filter(keep) for k, v in texts.items()},
@@ -115,6 +138,7 @@ class _Batcher:
             reason.filter(keep),
             reason_field.filter(keep),
             typed,
+            None if records is None else records.filter(keep),
         )
 
 
@@ -153,7 +177,10 @@ class FileSource:
         if not first:
             return None
         text = first.removeprefix(b"\xef\xbb\xbf").decode(mapping.encoding, errors="replace").rstrip("\r\n")
-        return next(csv.reader([text], delimiter=mapping.delimiter), [])
+        try:  # strict: a quote opened and not closed on the line is an error, not a name running to its end
+            return next(csv.reader([text], delimiter=mapping.delimiter, strict=True), [])
+        except csv.Error as error:
+            raise SourceError(f"{self.path}: line 1: the header is not one line of column names: {error}") from None
 
     def batches(self, mapping: EntityMapping, header: list[str], malformed: Malformed) -> Iterator[SourceBatch]:
         if self.format == "parquet":
@@ -207,20 +234,21 @@ def csv_batches(
 ) -> Iterator[SourceBatch]:
     """Stream a CSV (a binary file object) in record batches of strings, each row with its line.
 
-    Lines: pyarrow numbers the rows it parses; a line with the wrong number of fields goes to
-    `malformed` with its physical line number, so the lines of the rows after it are shifted back in
-    (t_j = s_j - 2 - j below: row n's line is n + 2 + the number of malformed lines before it)."""
+    `physical_lines`: a file, whose rows are numbered by the line they start on and where a record spanning
+    lines is a malformed row (see the module docstring); else rows streamed from a database, numbered 1, 2, ...
+    and whose values may hold line breaks. Records with the wrong number of fields go to `malformed`."""
     columns = mapping.column_map()
     wanted = list(dict.fromkeys(columns.values()))
+    names = _unique_names(header)
     utf8 = mapping.encoding == "utf-8"
+    lines = _RecordLines()
 
     def on_invalid(row: Any) -> str:
-        malformed.rows.append((int(row.number) if row.number is not None else -1, str(row.text)))
+        lines.malformed(int(row.number) if row.number is not None else -1, str(row.text))
         return "skip"
 
     bounded = _BoundedReadAhead(stream, BLOCK_SIZE)
     batcher = _Batcher(columns)
-    rows = 0
     try:
         # open_csv reads and decodes the first block already: a byte the encoding does not define raises here
         reader = pa_csv.open_csv(
@@ -230,27 +258,31 @@ def csv_batches(
                 block_size=BLOCK_SIZE,
                 use_threads=False,
                 skip_rows=1,
-                column_names=_unique_names(header),
+                column_names=names,
             ),
             parse_options=pa_csv.ParseOptions(
-                delimiter=mapping.delimiter, invalid_row_handler=on_invalid, ignore_empty_lines=False
+                delimiter=mapping.delimiter,
+                invalid_row_handler=on_invalid,
+                ignore_empty_lines=False,
+                newlines_in_values=True,  # blocks end between records, never inside a quoted value
             ),
             convert_options=pa_csv.ConvertOptions(
-                column_types={c: pa.binary() if utf8 else pa.string() for c in wanted},
-                include_columns=wanted,
+                # Every column, mapped or not, for the line breaks in its values; unmapped ones as bytes (cheapest).
+                column_types={c: pa.binary() if utf8 or c not in wanted else pa.string() for c in names},
+                include_columns=names,
                 strings_can_be_null=False,
             ),
         )
         for record_batch in bounded.batches(reader):
-            length = record_batch.num_rows
-            ordinals = np.arange(rows, rows + length, dtype=np.int64)
-            rows += length
+            spanning, records = None, None
             if physical_lines:
-                skipped = np.array([line for line, _ in malformed.rows], dtype=np.int64)
-                shifted = skipped - 2 - np.arange(len(skipped), dtype=np.int64)
-                lines = ordinals + 2 + np.searchsorted(shifted, ordinals, side="right")
+                breaks = _line_breaks(record_batch)
+                numbers = lines.rows(breaks)
+                if breaks.any():
+                    spanning = pa.array(breaks > 0)
+                    records = _records(record_batch, spanning)
             else:
-                lines = ordinals + 1
+                numbers = lines.numbered(record_batch.num_rows)
             by_column, invalid = {}, {}
             for column in wanted:
                 values = record_batch.column(column)
@@ -259,9 +291,112 @@ def csv_batches(
                     if bad is not None:
                         invalid[column] = bad
                 by_column[column] = values
-            yield batcher.batch(pa.array(lines), by_column, invalid)
+            yield batcher.batch(pa.array(numbers), by_column, invalid, spanning, records)
     except (pa.ArrowException, UnicodeDecodeError) as error:
+        if "straddl" in str(error):  # pyarrow: a record (an unclosed quote's) longer than a block
+            raise SourceError(
+                f"{label}: after line {lines.last_line}: a quoted value runs on past {_size(BLOCK_SIZE)} without "
+                "its closing quote (a record may hold line breaks, but not be that long): a quote never closed?"
+            ) from None
         raise SourceError(f"{label}: cannot be read as {mapping.encoding} CSV: {error}") from None
+    finally:
+        bounded.finish()  # pyarrow's reader thread may be held in read(): let it go
+    malformed.rows.extend(lines.malformed_rows(physical_lines))
+
+
+def _size(size: int) -> str:
+    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size} bytes"
+
+
+def _line_breaks(record_batch: pa.RecordBatch) -> np.ndarray:
+    """Per record, the line breaks (\r\n, \r or \n) inside its values, in any column. A byte scan of each
+    column's data first: only a column that holds a line break is counted row by row (in pyarrow)."""
+    total = np.zeros(record_batch.num_rows, dtype=np.int64)
+    for values in record_batch.columns:
+        data = values.buffers()[2]
+        if data is None:
+            continue
+        raw = data.to_pybytes()
+        if b"\n" not in raw and b"\r" not in raw:
+            continue
+        counts = [pc.count_substring(values, pattern) for pattern in ("\n", "\r", "\r\n")]
+        per_row = pc.subtract(pc.add(counts[0], counts[1]), counts[2])
+        total += pc.fill_null(per_row, 0).to_numpy(zero_copy_only=False)
+    return total
+
+
+def _records(record_batch: pa.RecordBatch, mask: pa.Array) -> pa.Array:
+    """Every column of the rows in `mask` as JSON text (null elsewhere): what a record that spans lines held,
+    the unmapped columns too (the line break may be in one). Per-row Python, for those rows only."""
+    picked = record_batch.filter(mask)
+    texts = {
+        name: _decode_utf8(values)[0] if pa.types.is_binary(values.type) else values
+        for name, values in zip(picked.schema.names, picked.columns, strict=True)
+    }
+    documents = [json.dumps(row, ensure_ascii=False) for row in pa.table(texts).to_pylist()]
+    return pc.replace_with_mask(pa.nulls(len(mask), pa.string()), mask, pa.array(documents, pa.string()))
+
+
+class _RecordLines:
+    """The line each record of a CSV starts on (numpy over a batch; no per-row Python).
+
+    pyarrow numbers records (the header is 1) and gives the good ones in batches, in order; the malformed ones
+    (a wrong number of fields) come to `malformed` while it parses, before the batch they would be in (and maybe
+    later ones: it reads ahead). A record spans 1 line + the line breaks in its quoted values, so it starts on
+    its number + the breaks of every record before it. Good record n (0-based) is record n + 2 + the malformed
+    records before it; malformed record j (0-based, record m_j) has m_j - 2 - j good records before it."""
+
+    def __init__(self) -> None:
+        self._malformed: list[tuple[int, int, str]] = []  # (record number, line breaks, text): one append each
+        self._good = 0  # good records so far
+        self._good_breaks = 0  # the line breaks in them
+        self._spanning: list[tuple[np.ndarray, np.ndarray]] = []  # good records with breaks: (ordinals, breaks)
+        self.last_line = 1  # the last line of the rows given so far
+
+    def malformed(self, number: int, text: str) -> None:
+        breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+        self._malformed.append((number, breaks, text))
+
+    def rows(self, breaks: np.ndarray) -> np.ndarray:
+        """The start lines of the next batch's good records, given the line breaks in each."""
+        known = list(self._malformed)
+        numbers = np.array([number for number, _, _ in known], dtype=np.int64)
+        malformed_breaks = np.concatenate(([0], np.cumsum([count for _, count, _ in known], dtype=np.int64)))
+        good_before = numbers - 2 - np.arange(len(known), dtype=np.int64)
+        ordinals = np.arange(self._good, self._good + len(breaks), dtype=np.int64)
+        malformed_before = np.searchsorted(good_before, ordinals, side="right")
+        breaks_before = self._good_breaks + np.cumsum(breaks) - breaks + malformed_breaks[malformed_before]
+        starts: np.ndarray = ordinals + 2 + malformed_before + breaks_before
+        spans = breaks > 0
+        if spans.any():
+            self._spanning.append((ordinals[spans], breaks[spans]))
+        self._good += len(breaks)
+        self._good_breaks += int(breaks.sum())
+        if len(starts):
+            self.last_line = int(starts[-1] + breaks[-1])
+        return starts
+
+    def numbered(self, length: int) -> np.ndarray:
+        """Rows streamed from a database: numbered from 1, no lines."""
+        numbers = np.arange(self._good + 1, self._good + length + 1, dtype=np.int64)
+        self._good += length
+        return numbers
+
+    def malformed_rows(self, physical_lines: bool) -> list[tuple[int, str]]:
+        """(line, text) of every malformed record: once every batch is read."""
+        if not physical_lines:  # a database's rows: record 1 is the header
+            return [(number - 1, text) for number, _, text in self._malformed]
+        none = np.zeros(0, dtype=np.int64)
+        ordinals = np.concatenate([ordinals for ordinals, _ in self._spanning] + [none])
+        spanning_breaks = np.concatenate([breaks for _, breaks in self._spanning] + [none])
+        good_breaks = np.concatenate(([0], np.cumsum(spanning_breaks)))  # [k]: in the first k records with breaks
+        found = []
+        breaks_before = 0  # in the malformed records before
+        for j, (number, breaks, text) in enumerate(self._malformed):
+            good_before = np.searchsorted(ordinals, number - 2 - j, side="left")
+            found.append((number + breaks_before + int(good_breaks[good_before]), text))
+            breaks_before += breaks
+        return found
 
 
 class _BoundedReadAhead(io.RawIOBase):
@@ -279,6 +414,7 @@ class _BoundedReadAhead(io.RawIOBase):
         self._bytes_read = 0
         self._batches_taken = 0
         self._waiting = False
+        self._finished = False
         self._changed = threading.Condition()
 
     def readable(self) -> bool:
@@ -287,8 +423,12 @@ class _BoundedReadAhead(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         with self._changed:
             while self._bytes_read >= (self._batches_taken + 1 + READ_AHEAD_BLOCKS) * self._block_size:
+                if self._finished:
+                    return b""
                 if not self._changed.wait(STALL_SECONDS) and self._waiting:
                     break
+            if self._finished:
+                return b""
         data: bytes = self._raw.read(size)
         self._bytes_read += len(data)
         return data
@@ -311,6 +451,13 @@ class _BoundedReadAhead(io.RawIOBase):
                 return
             self._set(taken=1)
             yield batch
+
+    def finish(self) -> None:
+        """No more batches will be taken (read to the end, or given up on an error): a read held by the bound,
+        or any later one, returns end of file at once instead of waiting for a batch that never comes."""
+        with self._changed:
+            self._finished = True
+            self._changed.notify_all()
 
     def _set(self, waiting: bool | None = None, taken: int = 0) -> None:
         with self._changed:

@@ -43,7 +43,15 @@ classified as (
         case
             when staged.read_reason is not null then array[staged.read_reason, staged.read_field]
             {%- for check in checks %}
-            when staged.{{ check.field }} {{ check.operator }} {{ check.value }} then array['{{ check.reason }}', '{{ check.field }}']  -- noqa: LT05
+            {%- if check.operator == "not in" %}
+            when staged.{{ check.field }} not in (
+                    {%- for value in check.value %}
+                    '{{ value | replace("'", "''") }}'{{ "," if not loop.last }}
+                    {%- endfor %}
+                ) then array['{{ check.reason }}', '{{ check.field }}']
+            {%- else %}
+            when staged.{{ check.field }} {{ check.operator }} {{ check.value }} then array['{{ check.reason }}', '{{ check.field }}']
+            {%- endif %}
             {%- endfor %}
             when staged.last_key_line > staged.source_line then array['duplicate_key', '{{ key }}']
             {%- for reference in references %}
