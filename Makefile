@@ -17,13 +17,13 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo test test-fast test-truth soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
+.PHONY: install demo demo-sample test test-fast test-truth soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - run a real loyalty workflow end to end (installs on first use)"
 	@echo "make test   - run the whole test suite (installs on first use)"
-	@echo "make lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | soak | stop | clean"
+	@echo "make demo-sample | lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | soak | stop | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -37,6 +37,10 @@ install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/loyalty-dev demo
+
+# The demo on a retailer's own data: examples/retailer/ loaded with its mapping, the day after its newest order.
+demo-sample: install
+	$(VENV)/bin/loyalty-dev demo --mapping examples/retailer/mapping.yml
 
 test: install
 	$(MAKE) --no-print-directory lint
