@@ -147,7 +147,10 @@ APP_EVENT_TYPES = (
 
 
 def _sql_strings(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
+    """A tuple of string literals, one a line, indented for sql/loader/apply.sql's `when` (a line per value keeps
+    the rendered SQL within the line length)."""
+    quoted = ("'" + value.replace("'", "''") + "'" for value in values)
+    return "(\n" + ",\n".join(" " * 20 + literal for literal in quoted) + "\n" + " " * 16 + ")"
 
 
 APP_EVENTS = Entity(

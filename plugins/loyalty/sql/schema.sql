@@ -56,10 +56,12 @@ create index if not exists order_lines_loaded_at on raw.order_lines using brin (
 -- App and site behaviour (the shop's tracking: product views, cart changes, push opens, survey answers),
 -- one row per event id: the receiver's POST /events/app and `loyalty load` both write here, and the
 -- same event again is a no-op. Typed columns, not a payload: the cart and NPS features read them.
+-- event_type: product_viewed | added_to_cart | removed_from_cart | cart_abandoned | push_opened | nps_answered |
+-- csat_answered.
 create table if not exists raw.app_events (
     event_id    text primary key,
     customer_id bigint not null,
-    event_type  text not null,  -- product_viewed | added_to_cart | removed_from_cart | cart_abandoned | push_opened | nps_answered | csat_answered
+    event_type  text not null,  -- one of the event types listed above the table
     occurred_at timestamptz not null,
     product_id  bigint,
     quantity    integer,
