@@ -184,3 +184,26 @@
         * (1.0 / nullif({{ trials_1 }}, 0) + 1.0 / nullif({{ trials_2 }}, 0))
     ))
 {%- endmacro %}
+
+{#
+    Net Promoter Score from counts of promoters (scores 9–10), detractors (0–6) and responses:
+    100 × (promoters − detractors) / responses, null without responses; and the half-width of its 95%
+    normal-approximation interval. Each answer scores +1, 0 or −1 and NPS / 100 is their mean, whose
+    variance is (p + d − (p − d)²) / n with p and d the promoter and detractor shares.
+    40 promoters, 10 detractors of 100: NPS 30, half-width 100 × 1.959964 × √((0.5 − 0.09) / 100) = 12.5499.
+#}
+{% macro net_promoter_score(promoters, detractors, responses) -%}
+    (100 * ({{ loyalty.proportion(promoters, responses) }} - {{ loyalty.proportion(detractors, responses) }}))
+{%- endmacro %}
+
+{% macro net_promoter_score_half_width(promoters, detractors, responses, z=1.959964) -%}
+    {%- set promoter_share = loyalty.proportion(promoters, responses) -%}
+    {%- set detractor_share = loyalty.proportion(detractors, responses) -%}
+    (case when {{ responses }} > 0 then
+        100 * {{ z }} * sqrt(
+            ({{ promoter_share }} + {{ detractor_share }}
+                - ({{ promoter_share }} - {{ detractor_share }}) * ({{ promoter_share }} - {{ detractor_share }}))
+            / cast({{ responses }} as {{ dbt.type_float() }})
+        )
+    end)
+{%- endmacro %}

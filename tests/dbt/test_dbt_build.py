@@ -77,6 +77,39 @@ def test_build_on_the_small_world(dbt_warehouse: str) -> None:
     assert metrics["b"] == (1, 0, -0.5, -0.905469, 0.391049)
 
 
+def test_app_event_features_and_nps_on_the_small_world(dbt_warehouse: str) -> None:
+    """The app events of small_world.sql reach dim_customers (customer 1's open cart and views; 0 and nulls
+    without events) and the NPS marts (customer 2's answer to the feedback request)."""
+    with psycopg.connect(dbt_warehouse) as conn:
+        conn.execute(SMALL_WORLD.read_text())
+    run_dbt(
+        [
+            "build",
+            "--indirect-selection",
+            "cautious",
+            "--select",
+            "+dim_customers +metrics_feedback_nps +metrics_nps_by_segment",
+        ],
+        dbt_warehouse,
+        run_date=RUN_DATE,
+    )
+
+    assert _rows(
+        dbt_warehouse,
+        """select customer_id, last_viewed_category, product_views_30d, open_cart_items, open_cart_value::float,
+                  open_cart_updated_at = '2026-05-31 10:06+00'
+           from marts.dim_customers where run_date = '2026-06-01' and customer_id in (1, 7) order by 1""",
+    ) == [(1, "food", 2, 2, 16.0, True), (7, None, 0, 0, 0.0, None)]
+    assert _rows(
+        dbt_warehouse,
+        """select surveys_sent, responses, promoters, nps::float from marts.metrics_feedback_nps
+           where workflow_id = 'feedback_request' and variant = 'all_variants' and segment = 'all_segments'""",
+    ) == [(1, 1, 1, 100.0)]
+    assert _rows(
+        dbt_warehouse, "select respondents, nps::float from marts.metrics_nps_by_segment where segment = 'all_segments'"
+    ) == [(1, 100.0)]
+
+
 @pytest.mark.parametrize("model", ELIGIBILITY_MODELS)
 def test_every_eligibility_model_has_the_audience_columns(dbt_warehouse: str, model: str) -> None:
     """marts.eligible_<workflow> has the columns (and types) the ledger and the channel router read."""

@@ -118,6 +118,8 @@ RENDERINGS: list[tuple[str, str]] = [
     (EXPRESSION, f"loyalty.katz_lower({TWO_ARMS})"),
     (EXPRESSION, f"loyalty.katz_upper({TWO_ARMS})"),
     (EXPRESSION, f"loyalty.minimum_detectable_effect({TWO_ARMS})"),
+    (EXPRESSION, "loyalty.net_promoter_score('promoters', 'detractors', 'responses')"),
+    (EXPRESSION, "loyalty.net_promoter_score_half_width('promoters', 'detractors', 'responses')"),
     # contact_columns.sql
     (COLUMNS, "loyalty.contact_columns('macro_inputs')"),
     (COLUMNS, "loyalty.audience_columns('macro_inputs', loyalty.date_to_iso_string('macro_inputs.run_date'))"),

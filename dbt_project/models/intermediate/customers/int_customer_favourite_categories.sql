@@ -6,6 +6,9 @@
 -- depends_on: {{ ref('int_customers_validated') }}
 -- depends_on: {{ ref('int_order_lines_validated') }}
 -- depends_on: {{ ref('int_orders_as_of_run_date') }}
+-- Not read: so that `dbt build` runs this model after the app events' windowed tests, which read its
+-- inputs_loaded_through as the previous build's (macros/incremental.sql: previous_build_loaded_through).
+-- depends_on: {{ ref('stg_shop__app_events') }}
 
 {{
     config(

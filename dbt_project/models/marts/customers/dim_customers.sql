@@ -1,8 +1,9 @@
 -- One row per customer known on the run date (signed up or ordered on or before it): contact,
 -- consent and contactability (int_customer_contactability: the rule of macros/contact_permission.sql),
 -- RFM and trailing-window features, tenure, favourite category,
--- inter-purchase interval, expected next order, churn risk (MBG/NBD P(alive)), predicted CLV
--- and loyalty tier, all as of the run date.
+-- inter-purchase interval, expected next order, churn risk (MBG/NBD P(alive)), predicted CLV,
+-- loyalty tier, and browsing and the open cart from app events (int_customer_browsing), all as of the
+-- run date.
 -- Incremental by run date: a build replaces that run date's rows and leaves other days alone.
 
 {{
@@ -44,6 +45,12 @@ channel_engagement as (
 contactability as (
 
     select * from {{ ref('int_customer_contactability') }}
+
+),
+
+browsing as (
+
+    select * from {{ ref('int_customer_browsing') }}
 
 ),
 
@@ -91,6 +98,12 @@ customers_joined_to_features as (
         contactability.is_email_contactable,
         contactability.is_sms_contactable,
         contactability.is_push_contactable,
+        browsing.last_viewed_at,
+        browsing.last_viewed_category,
+        coalesce(browsing.product_views_30d, 0) as product_views_30d,
+        coalesce(browsing.open_cart_items, 0) as open_cart_items,
+        coalesce(browsing.open_cart_value, 0) as open_cart_value,
+        browsing.open_cart_updated_at,
         -- A customer's own median gap once they have two completed orders, else the prior.
         coalesce(
             customer_orders.median_days_between_orders,
@@ -112,6 +125,8 @@ customers_joined_to_features as (
         on customers.customer_id = channel_engagement.customer_id
     inner join contactability
         on customers.customer_id = contactability.customer_id
+    left join browsing
+        on customers.customer_id = browsing.customer_id
     -- Valid customers known on the run date: signed up by then, or ordered by then.
     where
         customers.quarantine_rule is null
@@ -295,7 +310,15 @@ final as (
             * customers_with_predictions.lifetime_revenue / nullif(customers_with_predictions.order_count, 0),
             2
         ) as predicted_clv_365d,
-        loyalty_tier_bands_named.loyalty_tier
+        loyalty_tier_bands_named.loyalty_tier,
+        customers_with_predictions.last_viewed_at,
+        customers_with_predictions.last_viewed_category,
+        cast(customers_with_predictions.product_views_30d as {{ dbt.type_int() }}) as product_views_30d,
+        cast(customers_with_predictions.open_cart_items as {{ dbt.type_int() }}) as open_cart_items,
+        -- Typed as the contract says: on a table built before these columns, on_schema_change adds them
+        -- with this query's types.
+        cast(customers_with_predictions.open_cart_value as numeric(18, 2)) as open_cart_value,
+        customers_with_predictions.open_cart_updated_at
 
     from customers_with_predictions
     left join loyalty_tier_bands_named
