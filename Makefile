@@ -17,13 +17,13 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo demo-sample test test-fast test-truth soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
+.PHONY: install demo demo-sample test test-fast test-truth test-demo-sample soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - run a real loyalty workflow end to end (installs on first use)"
 	@echo "make test   - run the whole test suite (installs on first use)"
-	@echo "make demo-sample | lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | soak | stop | clean"
+	@echo "make demo-sample | lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | test-demo-sample | soak | stop | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -52,6 +52,10 @@ test-fast: install
 # The ground-truth measurement test at a larger size (more power; ~10 minutes). `make test` runs it at 7000 customers.
 test-truth: install
 	LOYALTY_TRUTH_CUSTOMERS=20000 $(VENV)/bin/pytest tests/integration/test_ground_truth.py -v
+
+# The demo on the sample retailer's own data (examples/retailer), as `make demo-sample` runs it: ~3 minutes.
+test-demo-sample: install
+	LOYALTY_TEST_DEMO_SAMPLE=1 $(VENV)/bin/pytest tests/e2e/test_demo_on_sample.py -v
 
 # Crash soak: send tasks killed with SIGKILL mid-batch under provider faults, round after round
 # (~8 s a round; SOAK_ROUNDS=200 for a long run, LOYALTY_SOAK_SEED=<n> to repeat one).

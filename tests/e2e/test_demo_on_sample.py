@@ -9,6 +9,7 @@ checks one promise against it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,7 +26,14 @@ from loyalty_dev.demo_own_data import DayResult, export_run_date, prepare_own_wo
 
 from ..conftest import empty_app_tables, mkdir
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+# Its own target (`make test-demo-sample`, ~3 minutes): the sample's load and dbt build are in `make test`
+# (tests/integration/test_sample_retailer.py); this adds real Airflow runs of the workflows on it.
+RUN_IT = os.environ.get("LOYALTY_TEST_DEMO_SAMPLE") == "1"
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not RUN_IT, reason="demo on the sample: make test-demo-sample"),
+]
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "retailer"
 EXPECTED = json.loads((SAMPLE / "expected_counts.json").read_text())["entities"]
