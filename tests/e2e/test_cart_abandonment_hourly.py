@@ -19,12 +19,14 @@ import httpx
 import psycopg
 import pytest
 
+from loyalty import warehouse
 from loyalty.dbt import run_dbt
 from loyalty.webhooks import app_event_headers
 from loyalty_dev import local_airflow
 from loyalty_dev.demo import APP_EVENTS_SECRET, CHANNEL_POOLS, Stack, start_stack
 
 from ..conftest import empty_app_tables, mkdir
+from ._support import emulator_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -75,8 +77,7 @@ def _world(url: str) -> None:
                values ('o-43', %s, now() - interval '10 minutes', 'completed', 19.90)""",
             [CHECKED_OUT],
         )
-        for schema in ("staging", "intermediate", "marts", "snapshots", "seeds"):
-            conn.execute(f"drop schema if exists {schema} cascade")
+        warehouse.drop_dbt_schemas(conn)  # features built from nothing: no other test's carried-forward state
     # The day's warehouse build: customer features (consent, contactability) for today.
     run_dbt(["build", "--exclude", "resource_type:unit_test"], url, run_date=dt.datetime.now(dt.UTC).date())
 
@@ -123,9 +124,7 @@ def _ledger(url: str) -> dict[int, tuple]:
 
 
 def _emulated_send_ids(stack: Stack) -> list[str]:
-    response = httpx.get(f"{stack.emulator.url}/_emulator/messages?channel=email", timeout=60)
-    response.raise_for_status()
-    return [message["send_id"] for message in response.json()]
+    return [message["send_id"] for message in emulator_state(stack, "messages?channel=email")]
 
 
 def test_every_abandoned_cart_gets_one_message_within_the_hour(run: Run) -> None:

@@ -15,7 +15,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
@@ -25,6 +24,7 @@ from loyalty_dev.demo import Stack, start_stack
 from loyalty_dev.demo_own_data import DayResult, export_run_date, prepare_own_world, render_day, run_export_day
 
 from ..conftest import empty_app_tables, mkdir
+from ._support import emulator_state, one
 
 # Its own target (`make test-demo-sample`, ~3 minutes): the sample's load and dbt build are in `make test`
 # (tests/integration/test_sample_retailer.py); this adds real Airflow runs of the workflows on it.
@@ -62,17 +62,6 @@ def run(warehouse_url: str, session_dir: Path) -> Iterator[Run]:
     mp.undo()
 
 
-def _one(url: str, query: str, params: list | None = None):
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchone()
-
-
-def _emulator(run: Run, path: str):
-    response = httpx.get(f"{run.stack.emulator.url}/_emulator/{path}", timeout=60)
-    response.raise_for_status()
-    return response.json()
-
-
 def test_the_load_matches_the_samples_expected_counts(run: Run) -> None:
     """Every entity of expected_counts.json read, loaded and quarantined (by reason) what it says, and
     read = loaded + quarantined."""
@@ -95,14 +84,14 @@ def test_the_load_matches_the_samples_expected_counts(run: Run) -> None:
 
 def test_run_date_is_the_day_after_the_newest_order(run: Run) -> None:
     """The export is taken the day after its newest order (UTC, as dbt dates orders)."""
-    newest = _one(run.url, "select max(ordered_at at time zone 'UTC')::date from raw.orders")[0]
+    newest = one(run.url, "select max(ordered_at at time zone 'UTC')::date from raw.orders")[0]
     assert (run.day.run_date - newest).days == 1
 
 
 def test_the_warehouse_built_features_for_every_known_customer(run: Run) -> None:
     """marts.dim_customers holds, for the run date, every loaded customer known on it (signed up or ordered
     by then) that the data contract did not keep out, and the loader's rejections are in the quality mart."""
-    known = _one(
+    known = one(
         run.url,
         """select count(*) from raw.customers as customers
            where ((customers.signup_at at time zone 'UTC')::date <= %(day)s
@@ -146,7 +135,7 @@ def test_every_sent_row_reached_the_provider_exactly_once(run: Run) -> None:
                 "select send_id from loyalty.send_ledger where status = 'sent' and channel = 'email'"
             )
         }
-    send_ids = [message["send_id"] for message in _emulator(run, "messages?channel=email")]
+    send_ids = [message["send_id"] for message in emulator_state(run.stack, "messages?channel=email")]
     assert len(send_ids) == len(set(send_ids)), "a send id reached the provider twice"
     assert set(send_ids) == sent
     assert len(sent) == sum(row["sent"] for row in run.day.per_workflow)
@@ -154,11 +143,11 @@ def test_every_sent_row_reached_the_provider_exactly_once(run: Run) -> None:
 
 def test_rerunning_a_workflow_for_the_same_day_sends_nothing_new(run: Run) -> None:
     """A second real Airflow run of win_back for the export's day plans and sends nothing."""
-    before = _emulator(run, "stats")["messages"]
-    ledger_before = _one(run.url, "select count(*) from loyalty.send_ledger")[0]
+    before = emulator_state(run.stack, "stats")["messages"]
+    ledger_before = one(run.url, "select count(*) from loyalty.send_ledger")[0]
     local_airflow.dags_test("win_back", run.day.run_date, run.stack.airflow_env)
-    assert _emulator(run, "stats")["messages"] == before
-    assert _one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
+    assert emulator_state(run.stack, "stats")["messages"] == before
+    assert one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
 
 
 def test_the_output_skips_intraday_workflows_and_says_why_there_is_no_lift(run: Run) -> None:

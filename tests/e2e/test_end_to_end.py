@@ -12,7 +12,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
@@ -25,6 +24,7 @@ from loyalty_dev.simulation import GeneratorConfig
 from loyalty_dev.simulation.truth import expected_absolute_lift
 
 from ..conftest import empty_app_tables, mkdir
+from ._support import emulator_state, one
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -52,23 +52,12 @@ def run(warehouse_url: str, session_dir: Path) -> Iterator[Run]:
     mp.undo()
 
 
-def _one(url: str, query: str, params: list | None = None):
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchone()
-
-
-def _emulator(run: Run, path: str):
-    response = httpx.get(f"{run.stack.emulator.url}/_emulator/{path}", timeout=60)
-    response.raise_for_status()
-    return response.json()
-
-
 def test_every_sent_row_reached_the_provider_exactly_once(run: Run) -> None:
     """Ledger `sent` rows and the emulator's recorded messages are the same set of send ids."""
     with psycopg.connect(run.url) as conn:
         sent = {r[0] for r in conn.execute("select send_id from loyalty.send_ledger where status = 'sent'")}
         statuses = dict(conn.execute("select status, count(*) from loyalty.send_ledger group by status").fetchall())
-    messages = _emulator(run, "messages?channel=email")
+    messages = emulator_state(run.stack, "messages?channel=email")
     send_ids = [m["send_id"] for m in messages]
     assert len(send_ids) == len(set(send_ids)), "a send id reached the provider twice"
     assert set(send_ids) == sent
@@ -78,17 +67,17 @@ def test_every_sent_row_reached_the_provider_exactly_once(run: Run) -> None:
 
 def test_rerunning_a_day_sends_nothing_new(run: Run) -> None:
     """A second real Airflow run of the same workflow and day plans and sends nothing."""
-    before = _emulator(run, "stats")["messages"]
-    ledger_before = _one(run.url, "select count(*) from loyalty.send_ledger")[0]
+    before = emulator_state(run.stack, "stats")["messages"]
+    ledger_before = one(run.url, "select count(*) from loyalty.send_ledger")[0]
     local_airflow.dags_test("win_back", CONFIG.run_days()[-1], run.stack.airflow_env)
-    assert _emulator(run, "stats")["messages"] == before
-    assert _one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
+    assert emulator_state(run.stack, "stats")["messages"] == before
+    assert one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
 
 
 def test_every_webhook_event_stored_once(run: Run) -> None:
     """Every event the emulator generated arrived signed and is stored once per event id."""
     stats = run.stack.flush_webhooks()
-    stored, distinct, unjoined = _one(
+    stored, distinct, unjoined = one(
         run.url,
         """select count(*), count(distinct event_id),
                   count(*) filter (where send_id not in (select send_id from loyalty.send_ledger))
@@ -101,7 +90,7 @@ def test_every_webhook_event_stored_once(run: Run) -> None:
 
 def test_report_counts_match_the_ledger_and_provider(run: Run) -> None:
     """The metric mart's sent/delivered figures equal the ledger's and the emulator's."""
-    messages = _emulator(run, "messages?channel=email")
+    messages = emulator_state(run.stack, "messages?channel=email")
     treated = [r for r in run.results if not r["is_holdout"]]
     assert sum(r["sent"] for r in treated) == len(messages)
     assert sum(r["delivered"] for r in treated) == sum(m["delivered"] for m in messages)
@@ -131,12 +120,12 @@ def test_metrics_run_date_is_after_every_window(run: Run) -> None:
 
 def test_backfill_of_past_days_sends_nothing_twice(run: Run) -> None:
     """Backfilling earlier campaign days (real Airflow runs, oldest first) adds no row and no message."""
-    before = _emulator(run, "stats")["messages"]
-    ledger_before = _one(run.url, "select count(*) from loyalty.send_ledger")[0]
+    before = emulator_state(run.stack, "stats")["messages"]
+    ledger_before = one(run.url, "select count(*) from loyalty.send_ledger")[0]
     for day in CONFIG.run_days()[:2]:
         local_airflow.dags_test("win_back", day, run.stack.airflow_env)
-    assert _emulator(run, "stats")["messages"] == before
-    assert _one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
+    assert emulator_state(run.stack, "stats")["messages"] == before
+    assert one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
 
 
 def test_dry_run_plans_and_renders_but_writes_no_sends(run: Run) -> None:
@@ -144,13 +133,13 @@ def test_dry_run_plans_and_renders_but_writes_no_sends(run: Run) -> None:
     see nothing; the run summary records what would have been sent."""
     day = CONFIG.generator.horizon_end
     local_airflow.dags_test("loyalty_warehouse", day, run.stack.airflow_env)
-    before = _emulator(run, "stats")["messages"]
-    ledger_before = _one(run.url, "select count(*) from loyalty.send_ledger")[0]
+    before = emulator_state(run.stack, "stats")["messages"]
+    ledger_before = one(run.url, "select count(*) from loyalty.send_ledger")[0]
     local_airflow.dags_test("win_back", day, run.stack.airflow_env, conf={"dry_run": True})
-    assert _emulator(run, "stats")["messages"] == before
-    assert _one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
-    assert _one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0
-    planned, held_out, dry = _one(
+    assert emulator_state(run.stack, "stats")["messages"] == before
+    assert one(run.url, "select count(*) from loyalty.send_ledger")[0] == ledger_before
+    assert one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0
+    planned, held_out, dry = one(
         run.url,
         "select planned, held_out, dry_run from loyalty.workflow_runs where workflow_id = 'win_back' and run_date = %s",
         [day],
@@ -171,7 +160,7 @@ def test_every_catalogue_workflow_plans_and_renders(run: Run, spec_path) -> None
             samples = result["samples"][step["step_id"]]
             assert samples, f"{step['step_id']} planned {step['planned']} messages but rendered none"
             assert all(sample["subject"] and "{{" not in sample["subject"] for sample in samples)
-    assert _one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0
+    assert one(run.url, "select count(*) from loyalty.journey_entries where run_date = %s", [day])[0] == 0
 
 
 def test_every_warehouse_run_checked_raw_data_and_features(run: Run) -> None:
