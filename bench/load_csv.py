@@ -52,8 +52,9 @@ entities:
 """
 
 
-def write_order_lines(path: Path, rows: int) -> float:
-    """N order lines as CSV, written in batches (memory stays that of one batch); seconds taken."""
+def write_order_lines(path: Path, rows: int, changed_every: int = 0) -> float:
+    """N order lines as CSV, written in batches (memory stays that of one batch); seconds taken. With
+    `changed_every` k, the same lines with every k-th line's quantity one more (a corrected re-export)."""
     started = time.perf_counter()
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(HEADER)
@@ -61,7 +62,8 @@ def write_order_lines(path: Path, rows: int) -> float:
             out.write(
                 "".join(
                     f"L{line:010d},O{line // LINES_PER_ORDER:09d},{line * 7_919 % PRODUCTS + 1},"
-                    f"{line % 3 + 1},{(line * 31 % 20_000 + 99) / 100:.2f}\n"
+                    f"{line % 3 + 1 + (changed_every > 0 and line % changed_every == 0)},"
+                    f"{(line * 31 % 20_000 + 99) / 100:.2f}\n"
                     for line in range(start, min(start + WRITE_BATCH_ROWS, rows))
                 )
             )
@@ -108,12 +110,13 @@ def _bare_copy(url: str, csv_path: str) -> tuple[float, float, int]:
     return time.perf_counter() - started, peak_mib(), rows
 
 
-def _loader(url: str, mapping_path: str) -> tuple[float, float, int]:
+def _loader(url: str, mapping_path: str, empty_first: bool = True) -> tuple[float, float, int]:
     """(seconds, peak RSS MiB, rows loaded) of one `loyalty.loader.load` of the mapping."""
     from loyalty.loader import load  # imported here: the bench's baseline runs without the loader
 
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("truncate raw.order_lines, raw.quarantine")
+    if empty_first:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("truncate raw.order_lines, raw.quarantine")
     started = time.perf_counter()
     report = load(Path(mapping_path), url=url)
     seconds = time.perf_counter() - started
@@ -125,6 +128,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="order lines in the CSV (give twice for two sizes)")
     parser.add_argument("--scratch", type=Path, help="folder for the CSV files (default: a temporary folder)")
     parser.add_argument("--skip-loader", action="store_true", help="time the bare COPY alone")
+    parser.add_argument(
+        "--reexport",
+        action="store_true",
+        help="then load a corrected re-export of the same lines (every 10th changed): every key is in raw",
+    )
     parser.add_argument("--database", default="loyalty_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and CSV files")
     args = parser.parse_args()
@@ -135,6 +143,7 @@ def main() -> None:
     admin_url, url = scratch_database(args.database)
     figures: list[tuple[int, str, float, float, int, str]] = []
     baseline, ours = "baseline: bare COPY", "ours: loyalty.loader.load"
+    reexport = "ours: re-export, 10% changed"
     try:
         warehouse.init_schema(url)
         for rows in sizes:
@@ -157,6 +166,15 @@ def main() -> None:
                 seconds, peak, loaded = in_child(_loader, url, str(mapping))
                 figures.append((rows, ours, seconds, peak, loaded, f"{before} → {load_average()}"))
                 print(f"  loader: {seconds:.1f} s", flush=True)
+            if args.reexport and not args.skip_loader:
+                changed_path = scratch / f"order_lines_{rows}_corrected.csv"
+                write_order_lines(changed_path, rows, changed_every=10)
+                before = load_average()
+                seconds, peak, loaded = in_child(_loader, url, str(write_mapping(scratch, changed_path)), False)
+                figures.append((rows, reexport, seconds, peak, loaded, f"{before} → {load_average()}"))
+                print(f"  loader, re-export: {seconds:.1f} s", flush=True)
+                if not args.keep:
+                    changed_path.unlink()
             if not args.keep:
                 csv_path.unlink()
     finally:
@@ -172,9 +190,12 @@ def main() -> None:
         print(f"{rows:>12,}  {what:<28}{seconds:>9.1f}{loaded / seconds:>12,.0f}{peak:>10.0f}{loaded:>12,}   {loads}")
     for rows in sizes:
         rates = {what: loaded / seconds for size, what, seconds, _, loaded, _ in figures if size == rows}
-        if len(rates) == 2:
+        if ours in rates:
             ratio = rates[ours] / rates[baseline]
             print(f"{rows:,} rows: loader / bare COPY = {ratio:.0%} of the rows/s (target ≥ 50%)")
+        if reexport in rates:
+            ratio = rates[reexport] / rates[baseline]
+            print(f"{rows:,} rows: re-export (every key in raw, 10% changed) / bare COPY = {ratio:.0%} of the rows/s")
     print(f"{os.cpu_count()} cores")
 
 

@@ -204,11 +204,11 @@ def _customers(rng: random.Random) -> Sheet:
             row = variant(place, new_code + offset)
             row[header.index(column)] = value
             sheet.spoil(place, row, column, reason, why)
-    # The same customer exported twice, an outdated copy first: the last row of a key wins.
+    # The same customer again on the next line, an outdated copy: the first row of a key wins.
     for original in (149, 300):
         row = variant(original)
         row[header.index("E-mail")] = row[header.index("E-mail")].replace("@", ".antigo@")
-        sheet.spoil(original, row, "Codigo", "duplicate_key", f"Codigo {row[0]} again on the next line")
+        sheet.spoil(original + 1, row, "Codigo", "duplicate_key", f"Codigo {row[0]} again on the next line")
     # Garbage lines: a report footer and a line cut short.
     sheet.spoil(CUSTOMERS, [f"Total de registros: {CUSTOMERS + 25}"], None, "malformed_row", "report footer")
     sheet.spoil(444, variant(444)[:6], None, "malformed_row", "line cut short")
@@ -244,7 +244,7 @@ def _products(rng: random.Random) -> Sheet:
         sheet.spoil(at, row, column, reason, why)
     duplicate = list(sheet.rows[30])
     duplicate[header.index("Preço Venda")] = "1,00"
-    sheet.spoil(30, duplicate, "Código", "duplicate_key", f"Código {duplicate[0]} again on the next line")
+    sheet.spoil(31, duplicate, "Código", "duplicate_key", f"Código {duplicate[0]} again on the next line")
     return sheet
 
 
@@ -335,11 +335,11 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
         for offset, (at, column, value, reason, why) in enumerate(bad_orders, start=copy * len(bad_orders)):
             place = _spread(at % ORDERS, copy, ORDERS)
             orders.spoil(place, order_variant(place, offset, column, value), column, reason, why)
-    for original in (500, 77):  # exported while pending, then again once paid: the last row of a key wins
+    for original in (500, 77):  # a stale copy from when it was pending, on the next line: the first row wins
         duplicate = list(orders.rows[original])
         duplicate[order_header.index("Financial Status")] = "pending"
         duplicate[order_header.index("Paid at")] = ""
-        orders.spoil(original, duplicate, "Name", "duplicate_key", f"Name {duplicate[0]} again on the next line")
+        orders.spoil(original + 1, duplicate, "Name", "duplicate_key", f"Name {duplicate[0]} again on the next line")
     orders.spoil(811, orders.rows[810][:4], None, "malformed_row", "line cut short")
     orders.spoil(ORDERS, ["Exported by the shop admin, 1/1 pages"], None, "malformed_row", "a footer line")
     # Every value parses, but the customer does not exist.
@@ -371,7 +371,7 @@ def _orders_and_lines(rng: random.Random, products: Sheet) -> tuple[Sheet, Sheet
     for at in (700, 1900):
         row = list(lines.rows[at])
         row[line_header.index("Lineitem quantity")] = "5"
-        lines.spoil(at, row, "Lineitem id", "duplicate_key", f"Lineitem id {row[1]} again on the next line")
+        lines.spoil(at + 1, row, "Lineitem id", "duplicate_key", f"Lineitem id {row[1]} again on the next line")
     # A comma in a product name that was not quoted: one field too many.
     for offset, at in enumerate((1800, 333), start=extra):
         row = line_variant(at, offset, "Lineitem name", "Kit Verão")
@@ -581,10 +581,10 @@ def _events(rng: random.Random, customers: Sheet, products: Sheet, orders: Sheet
         row = list(sheet.rows[place])
         row[column("properties.comment")] = "Gostei muito.\nVoltarei a comprar!"
         sheet.replace(place, row, None, "malformed_row", "a survey comment over two lines (a quoted line break)")
-    for at in (333, 2222):  # the SDK sent a batch twice: the same event on two lines, the last row wins
+    for at in (333, 2222):  # the SDK sent a batch twice: the same event on two lines, the first row wins
         place = find(at, None)
         row = list(sheet.rows[place])
-        sheet.spoil(place, row, "message_id", "duplicate_key", f"message_id {row[0]} again on the next line")
+        sheet.spoil(place + 1, row, "message_id", "duplicate_key", f"message_id {row[0]} again on the next line")
     return sheet
 
 
@@ -683,7 +683,7 @@ def _write_readme_table(bad_rows: list[BadRow], contract: list[BadRow]) -> None:
         kinds: dict[tuple[str, str, str, str, str], list[int]] = {}
         for row in rows:
             value = _cell(row.value) if row.reason != "duplicate_key" else ""
-            why = row.why if row.reason != "duplicate_key" else "an earlier row of a key that the next line repeats"
+            why = row.why if row.reason != "duplicate_key" else "a key given again on the next line (the first loads)"
             kinds.setdefault((row.file, row.column or "(line)", value, row.reason, why), []).append(row.line)
         for (file, column, value, reason, why), numbers in kinds.items():
             table.append(f"| {file} | {column} | {value} | `{reason}` | {why} | {', '.join(map(str, numbers))} |")

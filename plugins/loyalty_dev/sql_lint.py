@@ -54,7 +54,7 @@ def _contactable_renderings() -> Iterator[tuple[str, str]]:
 
 def _loader_apply_renderings() -> Iterator[tuple[str, str]]:
     from loyalty.loader.entities import ENTITIES
-    from loyalty.loader.run import apply_sql
+    from loyalty.loader.writer import apply_sql
 
     for entity in ENTITIES.values():
         yield f"{entity.name}, every field", apply_sql(entity, list(entity.field_names))

@@ -375,14 +375,54 @@ class TestBadInput:
             ("unparseable_timestamp", 4, "signup_at"),
         ]
 
-    def test_duplicate_keys_keep_the_last_row(self, url: str, tmp_path: Path) -> None:
+    def test_a_repeated_key_keeps_its_first_row(self, url: str, tmp_path: Path) -> None:
+        """A key given twice in a file: the first line loads, the later one is quarantined (a row that
+        loaded never vanishes because of a later line)."""
         (tmp_path / "customers.csv").write_text(
             "id,email,signup_at,consent\n1,old@x.com,2026-01-05,yes\n2,b@x.com,2026-01-05,no\n1,new@x.com,2026-01-05,no\n"
         )
         summary = only(load(write_mapping(tmp_path, customers_mapping()), url))
         assert (summary.rows_loaded, summary.quarantined_by_reason) == (2, {"duplicate_key": 1})
-        assert rows(url, "select email from raw.customers where customer_id = 1") == [("new@x.com",)]
-        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [("duplicate_key", 2, "id")]
+        assert rows(url, "select email from raw.customers where customer_id = 1") == [("old@x.com",)]
+        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [("duplicate_key", 4, "id")]
+
+    @pytest.mark.parametrize(
+        ("before", "first_email", "inserted", "updated", "unchanged"),
+        [
+            pytest.param(None, "a1@x.com", 3, 0, 0, id="new key: the first row went straight in"),
+            pytest.param("a1@x.com", "a1@x.com", 2, 0, 1, id="the first row unchanged from an earlier load"),
+            pytest.param("old@x.com", "a1@x.com", 2, 1, 0, id="the first row updated an earlier load's"),
+        ],
+    )
+    def test_a_key_repeated_in_a_later_batch_is_quarantined(
+        self,
+        url: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        before: str | None,
+        first_email: str,
+        inserted: int,
+        updated: int,
+        unchanged: int,
+    ) -> None:
+        """Blocks of one line or two: the repeat of key 1 (line 5) is in another batch than its first row
+        (line 2), whichever way the first row was written (straight COPY, found unchanged, updated)."""
+        if before is not None:
+            (tmp_path / "earlier.csv").write_text(f"id,email,signup_at,consent\n1,{before},2026-01-05,yes\n")
+            only(load(write_mapping(tmp_path, customers_mapping("earlier.csv")), url))
+        monkeypatch.setattr(loader_sources, "BLOCK_SIZE", 32)
+        (tmp_path / "customers.csv").write_text(
+            "id,email,signup_at,consent\n"
+            "1,a1@x.com,2026-01-05,yes\n"
+            "2,b2@x.com,2026-01-05,no\n"
+            "3,c3@x.com,2026-01-05,no\n"
+            "1,z9@x.com,2026-01-05,no\n"
+        )
+        summary = only(load(write_mapping(tmp_path, customers_mapping("customers.csv")), url))
+        assert (summary.rows_read, summary.rows_loaded, summary.quarantined_by_reason) == (4, 3, {"duplicate_key": 1})
+        assert (summary.rows_inserted, summary.rows_updated, summary.rows_unchanged) == (inserted, updated, unchanged)
+        assert rows(url, "select email from raw.customers where customer_id = 1") == [(first_email,)]
+        assert [(rule, line, column) for rule, _, line, column in quarantine(url)] == [("duplicate_key", 5, "id")]
 
     def test_ten_percent_garbage_rows(self, url: str, tmp_path: Path) -> None:
         """Every tenth line is garbage of a different kind; counts are exact and every reason is named."""
@@ -665,22 +705,22 @@ class TestIdempotence:
             + "bad,x,2026-01-05,yes\n"
         )
         mapping = write_mapping(tmp_path, customers_mapping())
-        real_apply = loader_run._apply
+        real_count = loader_run._count
         calls = {"n": 0}
 
         def crash_on_second_file(*args: object, **kwargs: object) -> None:
             calls["n"] += 1
-            real_apply(*args, **kwargs)  # type: ignore[arg-type]
+            real_count(*args, **kwargs)  # type: ignore[arg-type]
             if calls["n"] == 2:
                 raise RuntimeError("killed mid-file")
 
-        monkeypatch.setattr(loader_run, "_apply", crash_on_second_file)
+        monkeypatch.setattr(loader_run, "_count", crash_on_second_file)
         with pytest.raises(RuntimeError, match="killed mid-file"):
             load(mapping, url)
         assert rows(url, "select count(*) from raw.customers") == [(3,)]
         assert rows(url, "select count(*) from raw.loaded_files") == [(1,)]
         assert quarantine(url) == []
-        monkeypatch.setattr(loader_run, "_apply", real_apply)
+        monkeypatch.setattr(loader_run, "_count", real_count)
         report = load(mapping, url)
         assert [(s.already_loaded, s.rows_loaded, s.rows_quarantined) for s in report.sources] == [
             (True, 0, 0),

@@ -112,12 +112,13 @@ class TestSampleRetailer:
 
     def test_the_apps_event_names_are_translated_to_ours(self, clean_warehouse: str) -> None:
         """The mapping's `values` turn the tracking plan's event names (`Product Added`) into our event types:
-        every type is loaded, and a name the mapping does not list is quarantined as an unknown event type."""
+        every type is loaded, and a name the mapping does not list is quarantined as an unknown event type,
+        its row shown as the source wrote it (the `event` column, the app's own name)."""
         load(MAPPING, url=clean_warehouse)
         with psycopg.connect(clean_warehouse) as conn:
             types = dict(conn.execute("select event_type, count(*) from raw.app_events group by 1").fetchall())
             unknown = conn.execute(
-                "select distinct row_data ->> 'event_type' from raw.quarantine where rule = 'unknown_event_type'"
+                "select distinct row_data ->> 'event' from raw.quarantine where rule = 'unknown_event_type'"
             ).fetchall()
         assert set(types) == set(APP_EVENT_TYPES)
         assert types["product_viewed"] > types["added_to_cart"] > types["removed_from_cart"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from loyalty.loader.entities import CUSTOMERS
-from loyalty.loader.parsing import Formats, parse_batch, translate_values
+from loyalty.loader.entities import APP_EVENTS, CUSTOMERS, ORDER_LINES, Entity
+from loyalty.loader.parsing import Formats, check_values, parse_batch, translate_values
 
 
 def reasons(field: str, values: list[str], formats: Formats) -> list[str | None]:
@@ -60,3 +60,45 @@ class TestValueTranslation:
         translated = translate_values(texts, {"status": {"paid": "completed", "partially_refunded": "completed"}})
         assert translated["status"].to_pylist() == ["completed", "refunded", None, "paid ", "completed"]
         assert translated["order_id"].to_pylist() == ["paid", "b", "c", "d", "e"]  # other fields untouched
+
+
+class TestValueChecks:
+    """The entity's value checks run in the stream, after parsing: each row keeps its first failing rule."""
+
+    def checked(self, entity: Entity, texts: dict[str, list[str | None]]) -> list[tuple[str | None, str | None]]:
+        arrays = {name: pa.array(values, pa.string()) for name, values in texts.items()}
+        length = len(next(iter(arrays.values())))
+        formats = dict.fromkeys(arrays, Formats())
+        nulls = pa.nulls(length, pa.string())
+        parsed = check_values(entity, parse_batch(entity, arrays, formats, nulls, nulls))
+        return list(zip(parsed.reason.to_pylist(), parsed.reason_field.to_pylist(), strict=True))
+
+    def test_numbers_compare_as_postgres_stores_them(self) -> None:
+        """Quantity is an integer; unit_price numeric text, rounded to cents as Postgres will (-0.004 is 0.00)."""
+        assert self.checked(
+            ORDER_LINES, {"quantity": ["1", "0", "-2", None, "3"], "unit_price": ["-0.004", "1", "1", "1", "-0.01"]}
+        ) == [
+            (None, None),
+            ("non_positive_quantity", "quantity"),
+            ("non_positive_quantity", "quantity"),
+            ("missing_required_field", "quantity"),
+            ("negative_unit_price", "unit_price"),
+        ]
+
+    def test_a_parse_error_comes_before_a_check_and_checks_keep_their_order(self) -> None:
+        events = {
+            "event_type": ["product_viewed", "Product Added to Wishlist", "nps_answered", "nps_answered", None],
+            "score": ["x", "3", "11", "-1", None],
+        }
+        assert self.checked(APP_EVENTS, events) == [
+            ("unparseable_number", "score"),
+            ("unknown_event_type", "event_type"),
+            ("score_out_of_range", "score"),
+            ("score_out_of_range", "score"),
+            ("missing_required_field", "event_type"),
+        ]
+
+    def test_an_empty_optional_value_passes(self) -> None:
+        assert self.checked(APP_EVENTS, {"event_type": ["push_opened"], "quantity": [None], "score": [None]}) == [
+            (None, None)
+        ]

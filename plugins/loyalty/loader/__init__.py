@@ -1,6 +1,7 @@
 """Bring your own data: `loyalty load --mapping MAPPING.yml` puts CSV, Parquet or Postgres sources into the
-raw tables — streamed, parsed and checked per batch, COPYed, classified and upserted in SQL, every bad row
-quarantined with its file, line, column and reason, each file loaded once and whole or not at all.
+raw tables — streamed, parsed and checked per batch, valid new rows COPYed straight in, the rest upserted in
+SQL, every bad row quarantined with its file, line, column and reason, each file loaded once and whole or
+not at all.
 
 Lines are physical lines (the header is 1). A CSV record whose quoted value holds a line break is not loaded:
 it is quarantined whole as `malformed_row` at the line it starts on, and the lines after it keep their numbers

@@ -27,7 +27,7 @@ class Field:
 
 @dataclass(frozen=True)
 class Check:
-    """A value rule checked in SQL after parsing: `field <operator> value` quarantines the row with `reason`
+    """A value rule checked in the stream after parsing: `field <operator> value` quarantines the row with `reason`
     (the same reason names the dbt contract uses, so both quarantines read alike)."""
 
     field: str

@@ -19,10 +19,19 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loyalty.loader.entities import Entity, Field
+from loyalty.loader.entities import Check, Entity, Field
 from loyalty.loader.mapping import DEFAULT_FALSE, DEFAULT_TRUE, EntityMapping
 
-__all__ = ["CANONICAL", "Formats", "ParsedBatch", "formats_of", "parse_batch", "translate_values"]
+__all__ = [
+    "CANONICAL",
+    "Formats",
+    "ParsedBatch",
+    "PreparedBatch",
+    "check_values",
+    "formats_of",
+    "parse_batch",
+    "translate_values",
+]
 
 ISO_TIMESTAMP = (
     r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<hm>\d{2}:\d{2})(?::(?P<sec>\d{2}))?(?P<frac>\.\d{1,9})?)?"
@@ -69,6 +78,19 @@ class ParsedBatch:
     values: dict[str, pa.Array]
     reason: pa.Array
     reason_field: pa.Array
+
+
+@dataclass
+class PreparedBatch:
+    """A parsed batch: `values` per staged field, each row's first failing rule so far (null when none),
+    and what a quarantined row shows (`originals` by source column; `records` for whole malformed records)."""
+
+    lines: pa.Array
+    values: dict[str, pa.Array]
+    reason: pa.Array
+    reason_field: pa.Array
+    originals: dict[str, pa.Array]
+    records: pa.Array | None = None
 
 
 def _null_unless(mask: pa.Array, values: pa.Array) -> pa.Array:
@@ -230,6 +252,32 @@ def parse_batch(
         reasons.append(reason)
         fields.append(pc.if_else(pc.is_valid(reason), name, pa.scalar(None, pa.string())))
     return ParsedBatch(values, pc.coalesce(*reasons), pc.coalesce(*fields))
+
+
+COMPARISONS = {"<": pc.less, "<=": pc.less_equal, ">": pc.greater}
+
+
+def _fails(check: Check, value: pa.Array) -> pa.Array:
+    """Where `value` breaks the check (never where it is null: a missing value is the required rule's)."""
+    if check.operator == "not in":
+        return pc.and_(pc.is_valid(value), pc.invert(pc.is_in(value, pa.array(check.value, pa.string()))))
+    if pa.types.is_string(value.type):  # a numeric field: its text, which Postgres reads and rounds to 2 decimals
+        value = pc.round(pc.cast(value, pa.float64()), 2, round_mode="half_towards_infinity")
+    assert isinstance(check.value, str)
+    return pc.fill_null(COMPARISONS[check.operator](value, float(check.value)), False)
+
+
+def check_values(entity: Entity, parsed: ParsedBatch) -> ParsedBatch:
+    """The entity's value checks (negative amount, score out of range, unknown event type) on rows that
+    parsed: each row keeps its first failing rule, read and parse errors first, then the checks in order."""
+    reason, reason_field = parsed.reason, parsed.reason_field
+    for check in entity.checks:
+        if check.field not in parsed.values:
+            continue  # a field the mapping does not give: null in raw, nothing to check
+        failing = pc.and_(pc.is_null(reason), _fails(check, parsed.values[check.field]))
+        reason = pc.if_else(failing, check.reason, reason)
+        reason_field = pc.if_else(failing, check.field, reason_field)
+    return ParsedBatch(parsed.values, reason, reason_field)
 
 
 def row_data(originals: Mapping[str, pa.Array], mask: pa.Array) -> pa.Array:

@@ -1,0 +1,1 @@
+copy {target} ({columns}) from stdin (format csv)
