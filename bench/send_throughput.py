@@ -47,6 +47,7 @@ from loyalty.channels.sendgrid_email import SendGridEmail  # noqa: E402
 from loyalty.channels.twilio_sms import TwilioSms  # noqa: E402
 from loyalty.specs import load_spec  # noqa: E402
 from loyalty.warehouse import connect, init_schema  # noqa: E402
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE  # noqa: E402
 
 API_KEY = "SG.bench"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 32, "bench-token"
@@ -122,7 +123,7 @@ def email_batched(url: str, emulator: str, spec, n: int, threads: int) -> float:
     with psycopg.connect(url) as conn:
         ledger.plan(conn, spec, DAY)
         batches = ledger.assign_batches(conn, spec, DAY)["email"]
-    client = SendGridEmail(API_KEY, "bench@example.com", host=emulator)
+    client = SendGridEmail(API_KEY, "bench@example.com", host=emulator, unsubscribe=UNSUBSCRIBE)
     started = time.perf_counter()
     send_all(url, spec, {"email": client}, batches, threads)
     return n / (time.perf_counter() - started)
@@ -380,7 +381,8 @@ url, spec_path, emulator = sys.argv[1:4]
 spec = load_spec(__import__("pathlib").Path(spec_path))
 with connect(url) as conn:
     batches = ledger.assign_batches(conn, spec, dt.date(2026, 6, 4))["email"]
-client = SendGridEmail("SG.bench", "bench@example.com", host=emulator)
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE
+client = SendGridEmail("SG.bench", "bench@example.com", host=emulator, unsubscribe=LOCAL_UNSUBSCRIBE)
 sent = 0
 for batch in batches:
     sent += ledger.send_batch(partial(connect, url), spec, batch, {"email": client})["sent"]

@@ -318,7 +318,25 @@ def reconcile_stuck(
 
 def _message(spec: WorkflowSpec, row: ClaimedRow) -> Message:
     subject, body = render_message(spec, row.variant, row.step_id, row.channel, row.context)
-    return Message(send_id=row.send_id, recipient=row.recipient, subject=subject, body=body, step_id=row.step_id)
+    return Message(
+        send_id=row.send_id,
+        recipient=row.recipient,
+        subject=subject,
+        body=body,
+        step_id=row.step_id,
+        marketing=row.channel == "email" and spec.category == "marketing",
+    )
+
+
+def _check_sendable(spec: WorkflowSpec, channel: str, sender: Sender) -> None:
+    """Refuse, before anything is claimed (the rows stay pending), what the channel may not send: a marketing
+    email without a one-click unsubscribe (Gmail and Yahoo reject bulk mail without one since 2024)."""
+    if channel == "email" and spec.category == "marketing" and getattr(sender, "unsubscribe", None) is None:
+        raise RuntimeError(
+            f"{spec.id} sends marketing email but no unsubscribe link is configured: set extra.unsubscribe_secret "
+            "on the loyalty_sendgrid connection (or LOYALTY_UNSUBSCRIBE_SECRET) and LOYALTY_WEBHOOKS_PUBLIC_URL; "
+            "rows left pending"
+        )
 
 
 def batch_channel(conn: psycopg.Connection, batch_id: str) -> str | None:
@@ -401,6 +419,7 @@ def send_batch(
         sender = senders.get(channel)
         if sender is None:  # checked before claiming, so the rows stay pending for a configured run
             raise RuntimeError(f"no sender configured for channel {channel!r} (batch {batch_id} left pending)")
+        _check_sendable(spec, channel, sender)
         reconciled = reconcile_stuck(conn, spec.id, senders, grace_seconds, batch_id=batch_id)
         conn.commit()
         counts.update({f"reconciled_{k}": v for k, v in reconciled.as_dict().items() if v})

@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 __all__ = [
     "ONE_CLICK_BODY",
+    "UNSUBSCRIBE_URL_PLACEHOLDER",
     "InvalidToken",
+    "UnsubscribeLinks",
     "list_unsubscribe_headers",
     "make_token",
     "read_token",
@@ -24,6 +27,9 @@ __all__ = [
 ]
 
 VERSION = "v1"
+# What `{{ unsubscribe_url }}` renders to in an email body; the email channel puts each message's signed URL
+# in its place (a template is rendered before its send id is known to the renderer; nothing here escapes).
+UNSUBSCRIBE_URL_PLACEHOLDER = "https://unsubscribe.invalid/loyalty-send-id"
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 _MAC_CHARS = 22  # 16 bytes of the MAC, base64url without padding
 _MAX_TOKEN_CHARS = 512
@@ -86,3 +92,19 @@ def list_unsubscribe_headers(base_url: str, send_id: str, secret: str, mailto: s
     if mailto:
         targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
     return {"List-Unsubscribe": ", ".join(targets), "List-Unsubscribe-Post": ONE_CLICK_BODY}
+
+
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    """Where a marketing email's recipient unsubscribes: the receiver's public URL (HTTPS in production), the
+    secret that signs the tokens, and a mailbox for clients that only unsubscribe by mail."""
+
+    base_url: str
+    secret: str
+    mailto: str
+
+    def url(self, send_id: str) -> str:
+        return unsubscribe_url(self.base_url, send_id, self.secret)
+
+    def headers(self, send_id: str) -> dict[str, str]:
+        return list_unsubscribe_headers(self.base_url, send_id, self.secret, self.mailto)

@@ -80,6 +80,7 @@ def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
             "LOYALTY_WAREHOUSE_URL": warehouse_url,
             "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY": key,
             "LOYALTY_APP_EVENTS_SECRET": APP_EVENTS_SECRET,
+            "LOYALTY_UNSUBSCRIBE_SECRET": local_airflow.LOCAL_UNSUBSCRIBE_SECRET,
         },
     )
     stack.callback(receiver.stop)
@@ -90,6 +91,7 @@ def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
         timeout=10,
     ).raise_for_status()
     env = local_airflow.airflow_env(warehouse_url, sendgrid_host=emulator.url, sendgrid_key=EMULATOR_API_KEY)
+    env["LOYALTY_WEBHOOKS_PUBLIC_URL"] = receiver.url  # where the emails' unsubscribe links point
     return Stack(warehouse_url, emulator, receiver, env)
 
 

@@ -14,11 +14,17 @@ import sys
 from pathlib import Path
 
 from loyalty.paths import DAGS_DIR, state_dir
+from loyalty.unsubscribe import UnsubscribeLinks
 from loyalty.warehouse import airflow_connection_json
 
 
 class AirflowRunFailed(RuntimeError):
     """An `airflow` command failed; the message points at its log."""
+
+
+LOCAL_UNSUBSCRIBE_SECRET = "local-unsubscribe-secret"  # noqa: S105  # signs the local stack's unsubscribe links
+# The email channel's links where a test or bench builds its own client (the local receiver's default address).
+LOCAL_UNSUBSCRIBE = UnsubscribeLinks("http://127.0.0.1:8090", LOCAL_UNSUBSCRIBE_SECRET, "unsubscribe@example.com")
 
 
 def airflow_home() -> Path:
@@ -47,7 +53,11 @@ def airflow_env(warehouse_url: str, sendgrid_host: str | None = None, sendgrid_k
                 "conn_type": "http",
                 "host": sendgrid_host,
                 "password": sendgrid_key,
-                "extra": {"from_email": "loyalty@example.com", "lookup": "emulator"},
+                "extra": {
+                    "from_email": "loyalty@example.com",
+                    "lookup": "emulator",
+                    "unsubscribe_secret": LOCAL_UNSUBSCRIBE_SECRET,  # the local receiver's (demo.start_stack)
+                },
             }
         )
     return env

@@ -26,6 +26,7 @@ from loyalty import report
 from loyalty.bi import superset
 from loyalty.paths import PROJECT_ROOT, WORKFLOWS_DIR
 from loyalty_dev.demo import DemoConfig
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
 from loyalty_dev.simulation import GeneratorConfig
 
 from ..conftest import empty_app_tables
@@ -110,7 +111,9 @@ def _build_world(url: str) -> None:
         )
     with ExitStack() as stack:
         running = start_stack(stack, url, CONFIG.generator.seed)
-        email = SendGridEmail(EMULATOR_API_KEY, "loyalty@example.com", host=running.emulator.url)
+        email = SendGridEmail(
+            EMULATOR_API_KEY, "loyalty@example.com", host=running.emulator.url, unsubscribe=UNSUBSCRIBE
+        )
         for day in CONFIG.run_days():
             world_moves(running, CONFIG, day)
             running.set_clock(dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))

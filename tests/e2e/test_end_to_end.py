@@ -12,14 +12,17 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from loyalty import operations
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import spec_paths
+from loyalty.unsubscribe import ONE_CLICK_BODY, read_token
 from loyalty_dev import local_airflow
 from loyalty_dev.demo import DemoConfig, Stack, prepare_world, run_campaign, start_stack
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE_SECRET
 from loyalty_dev.simulation import GeneratorConfig
 from loyalty_dev.simulation.truth import expected_absolute_lift
 
@@ -63,6 +66,31 @@ def test_every_sent_row_reached_the_provider_exactly_once(run: Run) -> None:
     assert set(send_ids) == sent
     assert set(statuses) <= {"sent", "holdout"}, statuses
     assert statuses["sent"] > 1000
+
+
+def test_every_marketing_email_carries_a_one_click_unsubscribe_that_works(run: Run) -> None:
+    """Gmail's and Yahoo's bulk-sender rule, at the provider: every email the DAGs sent has List-Unsubscribe
+    (the receiver's HTTPS-or-local URL and a mailto) and List-Unsubscribe-Post: One-Click (RFC 8058), and its
+    body links the same signed URL; posting to it, as a mail client does, stops that customer's email."""
+    messages = emulator_state(run.stack, "messages?channel=email")
+    assert messages
+    for message in messages:
+        headers = message["headers"]
+        url, mailto = (target.strip("<>") for target in headers["List-Unsubscribe"].split(", "))
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", message["send_id"]
+        assert url.startswith(f"{run.stack.receiver.url}/unsubscribe/v1.") and mailto.startswith("mailto:unsubscribe@")
+        assert f"href='{url}'" in message["html"], message["send_id"]
+        assert read_token(url.rsplit("/", 1)[1], LOCAL_UNSUBSCRIBE_SECRET) == message["send_id"]
+    first = messages[0]
+    url = first["headers"]["List-Unsubscribe"].split(", ")[0].strip("<>")
+    answer = httpx.post(url, content=ONE_CLICK_BODY, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200, answer.text
+    with psycopg.connect(run.url) as conn:
+        found = conn.execute(
+            "select is_contactable from loyalty.contactability where channel = 'email' and address = %s",
+            [first["to"]],
+        ).fetchall()
+    assert found == [(False,)]
 
 
 def test_rerunning_a_day_sends_nothing_new(run: Run) -> None:

@@ -16,6 +16,7 @@ from loyalty.channels.fcm_push import FcmPush
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.channels.twilio_sms import TwilioSms
 from loyalty.specs import WorkflowSpec, load_spec
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
 from loyalty_dev.services import Service, start_service
 
 API_KEY = "SG.test-key"
@@ -71,6 +72,7 @@ def _opened(client):
 
 
 def email_client(url: str, **kwargs) -> SendGridEmail:
+    kwargs.setdefault("unsubscribe", UNSUBSCRIBE)
     return _opened(SendGridEmail(API_KEY, "loyalty@example.com", host=url, lookup_host=url, **kwargs))
 
 

@@ -37,6 +37,7 @@ from loyalty.dbt import run_dbt
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import spec_paths
 from loyalty_dev.demo import EMULATOR_API_KEY, DemoConfig, Stack, prepare_world, start_stack, world_moves
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
 from loyalty_dev.simulation import GeneratorConfig
 from loyalty_dev.simulation.truth import TRUTH, expected_absolute_lift
 
@@ -68,7 +69,9 @@ def _run_workflows(url: str, stack: Stack, day: dt.date) -> None:
         for channel, batch_ids in operations.batches(spec_path, url, day).items():
             for batch_id in batch_ids:
                 if channel == "email":
-                    email = SendGridEmail(EMULATOR_API_KEY, "loyalty@example.com", host=stack.emulator.url)
+                    email = SendGridEmail(
+                        EMULATOR_API_KEY, "loyalty@example.com", host=stack.emulator.url, unsubscribe=UNSUBSCRIBE
+                    )
                     operations.send(spec_path, url, batch_id, email=email)
                 elif channel == "reward":
                     operations.send(spec_path, url, batch_id)

@@ -14,6 +14,7 @@ from loyalty import ledger
 from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.specs import WorkflowSpec, load_spec
 from loyalty.warehouse import connect
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
 from loyalty_dev.services import Service
 
 from .conftest import API_KEY
@@ -70,7 +71,7 @@ def _audience(url: str, name: str, run_date: dt.date, customers: range, entered_
 
 def _day(url: str, spec: WorkflowSpec, day: dt.date, emulator: Service) -> None:
     """One scheduled run: plan, batch and send through the real SendGrid client."""
-    sender = SendGridEmail(API_KEY, "loyalty@example.com", host=emulator.url)
+    sender = SendGridEmail(API_KEY, "loyalty@example.com", host=emulator.url, unsubscribe=UNSUBSCRIBE)
     with psycopg.connect(url) as conn:
         ledger.plan(conn, spec, day)
         batches = ledger.assign_batches(conn, spec, day)

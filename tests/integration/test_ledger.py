@@ -16,6 +16,7 @@ from loyalty.channels.sendgrid_email import SendGridEmail
 from loyalty.specs import WorkflowSpec
 from loyalty.sql_files import read_sql
 from loyalty.warehouse import connect, init_schema
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
 from loyalty_dev.services import Service
 
 from .conftest import API_KEY, RUN_DATE
@@ -140,7 +141,7 @@ class TestPlanning:
 
 class TestSending:
     def _send_all(self, url: str, spec: WorkflowSpec, emulator: Service) -> list[dict]:
-        sender = SendGridEmail(API_KEY, "loyalty@example.com", host=emulator.url)
+        sender = SendGridEmail(API_KEY, "loyalty@example.com", host=emulator.url, unsubscribe=UNSUBSCRIBE)
         with psycopg.connect(url) as conn:
             batches = ledger.assign_batches(conn, spec, RUN_DATE)
         assert set(batches) == {"email"}

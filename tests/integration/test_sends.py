@@ -27,6 +27,7 @@ from loyalty_dev.services import Service
 
 from ._sends_support import (
     D0,
+    UNSUBSCRIBE,
     channels_emulator_fixture,  # noqa: F401 - fixture
     clients,
     close_clients_fixture,  # noqa: F401 - fixture
@@ -75,17 +76,74 @@ class TestRealClients:
             messages = emulator_messages(emulator.url, channel)
             assert len(messages) == 60
             by_send_id = {m["send_id"]: m for m in messages}
+            with psycopg.connect(url) as conn:
+                responses = dict(
+                    conn.execute(
+                        "select send_id, provider_response from loyalty.send_ledger where workflow_id = %s", [name]
+                    ).fetchall()
+                )
             assert set(by_send_id) == {r[4] for r in rows.values()}
             for customer, (_, _, _, provider_id, send_id) in rows.items():
                 message = by_send_id[send_id]
                 if channel == "sms":
                     assert message["sid"] == provider_id and message["to"] == f"+1555{customer:07d}"
                     assert message["body"] == "Hi there"
+                    assert responses[send_id] == {  # the segments the carrier bills, kept in the ledger
+                        "sid": provider_id,
+                        "status": "queued",
+                        "segments": 1,
+                        "encoding": "GSM-7",
+                    }
                     assert parse_qs(urlparse(message["status_callback"]).query)["send_id"] == [send_id]
                 else:
                     assert message["name"] == provider_id and message["to"] == f"token-{customer}"
                     assert message["data"]["send_id"] == send_id
                     assert message["notification"] == {"title": "Hi", "body": "Hi there"}
+
+
+class TestOneClickUnsubscribe:
+    def test_marketing_email_carries_the_headers_and_the_link(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """What the provider received: RFC 8058 headers per recipient and the body's signed link to the same
+        URL, each naming its own send; a transactional workflow's email carries neither."""
+        url, emulator = clean_warehouse, channels_emulator
+        template = {"en": {"subject": "Hi", "body": "<p>Hi</p><a href='{{ unsubscribe_url }}'>Unsubscribe</a>"}}
+        variants = [{"id": "a", "weight": 1.0, "templates": {"hello": template}}]
+        marketing = make_spec(
+            tmp_path, "promo", "email", experiment={"salt": "s", "holdout_pct": 0, "variants": variants}
+        )
+        receipts = make_spec(tmp_path, "receipts", "email", category="transactional")
+        make_audience(url, "promo", range(1, 6))
+        make_audience(url, "receipts", range(6, 9))
+        client = email_client(emulator.url)
+        plan_and_send(url, marketing, {"email": client})
+        plan_and_send(url, receipts, {"email": client})
+        by_workflow: dict[str, list[dict]] = {}
+        for message in emulator_messages(emulator.url, "email"):
+            by_workflow.setdefault(message["categories"][1], []).append(message)
+        assert len(by_workflow["promo"]) == 5 and len(by_workflow["receipts"]) == 3
+        for message in by_workflow["promo"]:
+            link = UNSUBSCRIBE.url(message["send_id"])
+            assert message["headers"] == {
+                "List-Unsubscribe": f"<{link}>, <mailto:unsubscribe@example.com?subject=unsubscribe>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+            assert message["html"] == f"<p>Hi</p><a href='{link}'>Unsubscribe</a>"
+        assert all(message["headers"] == {} for message in by_workflow["receipts"])
+
+    def test_no_marketing_email_without_links_and_nothing_claimed(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """A client configured without an unsubscribe secret: the send task fails before claiming, the rows stay
+        pending for a run that has one, and the provider saw nothing."""
+        url, emulator = clean_warehouse, channels_emulator
+        spec = make_spec(tmp_path, "promo", "email")
+        make_audience(url, "promo", range(1, 4))
+        with pytest.raises(RuntimeError, match="no unsubscribe link is configured"):
+            plan_and_send(url, spec, {"email": email_client(emulator.url, unsubscribe=None)})
+        assert {row[0] for row in ledger_rows(url, "promo").values()} == {"pending"}
+        assert emulator_messages(emulator.url, "email") == []
 
 
 KILLED_SENDER = """

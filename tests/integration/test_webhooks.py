@@ -301,7 +301,13 @@ class TestTwilioWebhooks:
             ("quit.", False, "sms_keyword_quit"),
             ("Parar", False, "sms_keyword_parar"),
             ("SAIR!", False, "sms_keyword_sair"),
+            ("Saír", False, "sms_keyword_sair"),
+            ("CANCELAR", False, "sms_keyword_cancelar"),
+            ("  descadastrar. ", False, "sms_keyword_descadastrar"),
+            ("Descadastre!", False, "sms_keyword_descadastre"),
             ("START", True, "sms_keyword_start"),
+            ("Iniciar", True, "sms_keyword_iniciar"),
+            ("sim", True, "sms_keyword_sim"),
         ],
     )
     def test_inbound_keywords_change_consent_at_once(
@@ -313,6 +319,15 @@ class TestTwilioWebhooks:
         assert response.status_code == 200 and "<Response>" in response.text
         assert contactability(url) == {("sms", "+5511999990001"): (contactable, reason, None)}
         assert stored_events(url) == [(f"SM{10:032x}:received", None, "inbound")]
+
+    @pytest.mark.parametrize("body", ["HELP", "Ajuda", "informação", "stop sending me these", "Parar agora"])
+    def test_help_or_a_sentence_changes_nothing(self, client: TestClient, url: str, body: str) -> None:
+        """Only the whole message is a keyword (as carriers match): a sentence that contains one is stored
+        as an inbound event and leaves contactability alone."""
+        response = _post_twilio(client, "/webhooks/twilio/inbound", twilio_inbound(14, body))
+        assert response.status_code == 200
+        assert contactability(url) == {}
+        assert len(stored_events(url)) == 1
 
     def test_opt_out_then_opt_in_and_help_changes_nothing(self, client: TestClient, url: str) -> None:
         """STOP then START: contactable again; HELP is stored but changes nothing; a replayed STOP

@@ -56,6 +56,31 @@ class TestCrossChecks:
         assert "experiment.variants.0.templates.email_1.en.subject" in problem
         assert "frist_name" in problem and "first_name" in problem
 
+    def test_a_marketing_email_without_an_unsubscribe_link(self, tmp_path: Path, win_back: dict) -> None:
+        """Every body of a marketing email must link {{ unsubscribe_url }}; the error names the body."""
+        english = win_back["experiment"]["variants"][0]["templates"]["email_1"]["en"]
+        english["body"] = "<p>Hi {{ first_name }}</p>"
+        path = _write(tmp_path, win_back)
+        problems = validate_paths([path])
+        assert problems == [
+            f"{path}:{_line_of_text(path, 'Hi {{ first_name }}</p>')}: "
+            "experiment.variants.0.templates.email_1.en.body: a marketing email must link {{ unsubscribe_url }} "
+            "(one-click unsubscribe) (hint: add <a href='{{ unsubscribe_url }}'>Unsubscribe</a>, or set "
+            "`category: transactional` for messages the customer asked for)"
+        ]
+
+    def test_a_transactional_email_needs_no_link_and_has_none(self, tmp_path: Path, win_back: dict) -> None:
+        """category: transactional: no link required, and `unsubscribe_url` is not there to use."""
+        win_back["category"] = "transactional"
+        variants = win_back["experiment"]["variants"]
+        for variant in variants:
+            for template in variant["templates"]["email_1"].values():
+                template["body"] = template["body"].split("<p><a href=")[0]
+        assert validate_paths([_write(tmp_path, win_back)]) == []
+        variants[0]["templates"]["email_1"]["en"]["body"] += "<a href='{{ unsubscribe_url }}'>x</a>"
+        (problem,) = validate_paths([_write(tmp_path, win_back)])
+        assert "unknown template variable(s) unsubscribe_url" in problem
+
     def test_channel_without_consent_column(self, tmp_path: Path, win_back: dict) -> None:
         """Push needs push_token and push_consent in the audience model (win-back has no device tokens)."""
         win_back["steps"][0]["channel"] = ["push", "email"]

@@ -31,10 +31,13 @@ class SendGridResponse(TypedDict):
 
 
 class TwilioResponse(TypedDict):
-    """The created Twilio Message resource's id and status."""
+    """The created Twilio Message resource's id and status, and the segments the body takes (what the
+    carrier bills; loyalty.channels.message_size)."""
 
     sid: str
     status: str
+    segments: int
+    encoding: str
 
 
 class FcmResponse(TypedDict):
@@ -73,6 +76,7 @@ class Message:
     step_id: str = ""
     categories: tuple[str, ...] = ()
     custom_args: dict[str, str] = field(default_factory=dict)
+    marketing: bool = False  # an email then carries the one-click unsubscribe (loyalty.unsubscribe)
 
 
 @dataclass(frozen=True)

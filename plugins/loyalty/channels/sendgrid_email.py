@@ -2,6 +2,9 @@
 
 One request carries up to 1000 personalizations; each personalization's `custom_args` carries
 the ledger's send_id, which SendGrid echoes in every Event Webhook event for that recipient.
+A marketing message gets its one-click unsubscribe here, where its send id is at hand: the
+`List-Unsubscribe` (HTTPS and mailto) and `List-Unsubscribe-Post` headers of RFC 8058 on its
+personalization, and its signed URL in place of `{{ unsubscribe_url }}` in the body.
 A request is all or nothing: a 400 naming bad addresses (`personalizations.N.to.M.email`) fails
 those recipients for good and resends the others; 429 waits as long as `Retry-After` /
 `X-RateLimit-Reset` ask; 5xx and dropped connections look the batch up before any retry.
@@ -36,6 +39,7 @@ from loyalty.channels.base import (
 )
 from loyalty.channels.delivery import MAX_WAIT_S, backoff
 from loyalty.channels.lookup import EmulatorLookup, no_lookup
+from loyalty.unsubscribe import UNSUBSCRIBE_URL_PLACEHOLDER, UnsubscribeLinks
 
 MAX_PERSONALIZATIONS = 1000
 DEFAULT_HOST = "https://api.sendgrid.com"
@@ -58,6 +62,7 @@ class SendGridEmail:
         lookup_host: str | None = None,
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host or DEFAULT_HOST)
         self.client.client.timeout = timeout
@@ -66,6 +71,7 @@ class SendGridEmail:
         self.limiter = RateLimiter(rate_limit)
         self.lookup = EmulatorLookup(lookup_host, "email") if lookup_host else no_lookup
         self.sleep = sleep
+        self.unsubscribe = unsubscribe  # None: marketing emails cannot be sent (loyalty.ledger checks first)
 
     def payload(self, messages: Sequence[Message], categories: Sequence[str]) -> dict[str, Any]:
         """The Mail Send body: per-recipient subject and body via personalization substitutions."""
@@ -76,16 +82,25 @@ class SendGridEmail:
             "subject": "-subject-",
             "content": [{"type": "text/html", "value": "-body-"}],
             "categories": list(categories),
-            "personalizations": [
-                {
-                    "to": [{"email": message.recipient}],
-                    "subject": message.subject,
-                    "substitutions": {"-body-": message.body, "-subject-": message.subject},
-                    "custom_args": {"send_id": message.send_id, **message.custom_args},
-                }
-                for message in messages
-            ],
+            "personalizations": [self._personalization(message) for message in messages],
         }
+
+    def _personalization(self, message: Message) -> dict[str, Any]:
+        body, headers = message.body, {}
+        if message.marketing:
+            if self.unsubscribe is None:
+                raise ValueError(f"marketing email {message.send_id} needs unsubscribe links: none configured")
+            body = body.replace(UNSUBSCRIBE_URL_PLACEHOLDER, self.unsubscribe.url(message.send_id))
+            headers = self.unsubscribe.headers(message.send_id)
+        personalization: dict[str, Any] = {
+            "to": [{"email": message.recipient}],
+            "subject": message.subject,
+            "substitutions": {"-body-": body, "-subject-": message.subject},
+            "custom_args": {"send_id": message.send_id, **message.custom_args},
+        }
+        if headers:
+            personalization["headers"] = headers
+        return personalization
 
     def send(self, messages: Sequence[Message], categories: Sequence[str]) -> SendResult:
         """Send one batch as one request, retrying refusals; raises on anything else."""

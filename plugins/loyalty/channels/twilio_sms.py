@@ -35,6 +35,7 @@ from loyalty.channels.base import (
 )
 from loyalty.channels.delivery import PerMessageChannel
 from loyalty.channels.lookup import EmulatorLookup, no_lookup
+from loyalty.channels.message_size import SMS_MAX_CHARS, sms_size
 
 # Twilio error codes that say the number itself is dead for us (loyalty.contactability reasons).
 DEAD_NUMBER = {21610: "sms_opted_out", 21211: "sms_invalid_number", 21614: "sms_invalid_number"}
@@ -115,6 +116,10 @@ class TwilioSms(PerMessageChannel):
         return f"{self.status_callback}{separator}{urlencode({'send_id': send_id})}"
 
     def _send_one(self, message: Message) -> Outcome:
+        size = sms_size(message.body)
+        if size.characters > SMS_MAX_CHARS:  # Twilio would refuse it (21617): never ask
+            reason = f"too long for SMS: {size.characters} characters, Twilio takes at most {SMS_MAX_CHARS}"
+            return Outcome(message.send_id, "failed", reason=reason)
         try:
             created = self.client.messages.create(
                 to=message.recipient,
@@ -136,7 +141,9 @@ class TwilioSms(PerMessageChannel):
             message.send_id,
             "sent",
             provider_message_id=created.sid,
-            response=TwilioResponse(sid=created.sid, status=created.status),
+            response=TwilioResponse(
+                sid=created.sid, status=created.status, segments=size.segments, encoding=size.encoding
+            ),
         )
 
     @staticmethod

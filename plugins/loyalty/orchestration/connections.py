@@ -1,7 +1,10 @@
 """Read the project's Airflow connections, falling back to the project's own defaults.
 
 Channel connections (host overridable, e.g. the provider emulator; extras are optional):
-- `loyalty_sendgrid`: password = API key; extra `from_email`, `rate_limit_per_second`.
+- `loyalty_sendgrid`: password = API key; extra `from_email`, `rate_limit_per_second`, and the one-click
+  unsubscribe every marketing email carries: `unsubscribe_secret` (default LOYALTY_UNSUBSCRIBE_SECRET, the
+  receiver's), `unsubscribe_url` (the receiver as the internet sees it, HTTPS in production; default
+  LOYALTY_WEBHOOKS_PUBLIC_URL), `unsubscribe_mailto` (default unsubscribe@ the sender's domain).
 - `loyalty_twilio`: login = account SID, password = auth token; extra `from_number`,
   `status_callback` (the receiver's `/webhooks/twilio/status` URL; default from
   LOYALTY_WEBHOOKS_PUBLIC_URL), `concurrency`, `rate_limit_per_second`.
@@ -25,6 +28,7 @@ if TYPE_CHECKING:  # imported where used: Airflow and the provider clients are h
     from loyalty.channels.sendgrid_email import SendGridEmail
     from loyalty.channels.twilio_sms import TwilioSms
     from loyalty.ledger import Sender
+    from loyalty.unsubscribe import UnsubscribeLinks
 
 WAREHOUSE_CONN_ID = "loyalty_warehouse"
 SENDGRID_CONN_ID = "loyalty_sendgrid"
@@ -108,7 +112,21 @@ def email_sender() -> SendGridEmail:
         host=settings.host,
         rate_limit=_rate(extra),
         lookup_host=_lookup_host(conn, extra),
+        unsubscribe=unsubscribe_links(extra, settings.from_email),
     )
+
+
+def unsubscribe_links(extra: dict[str, Any], from_email: str) -> UnsubscribeLinks | None:
+    """The one-click unsubscribe of marketing emails; None without a secret (the ledger then refuses to
+    send marketing email, leaving the rows pending)."""
+    from loyalty.unsubscribe import UnsubscribeLinks
+
+    secret = extra.get("unsubscribe_secret") or os.environ.get("LOYALTY_UNSUBSCRIBE_SECRET", "")
+    if not secret:
+        return None
+    base_url = extra.get("unsubscribe_url") or os.environ.get("LOYALTY_WEBHOOKS_PUBLIC_URL", DEFAULT_WEBHOOKS_URL)
+    domain = from_email.rpartition("@")[2] or "localhost"
+    return UnsubscribeLinks(base_url.rstrip("/"), secret, extra.get("unsubscribe_mailto", f"unsubscribe@{domain}"))
 
 
 def sms_sender() -> TwilioSms:

@@ -1,5 +1,7 @@
 """Cross-checks of specs against the dbt project: the audience model exists, templates only use
-its columns, every channel has its consent and address columns.
+its columns, every channel has its consent and address columns; and every SMS or push template fits
+its channel (segments, title and text length: loyalty.channels.message_size), so a message that is
+too long fails here, not at the provider.
 
 Read from the models' YAML (the documented contract), so validation needs no warehouse and no
 dbt parse, and runs in CI, in an editor hook, or before a DAG file is ever parsed.
@@ -13,8 +15,16 @@ from pathlib import Path
 
 import yaml
 
+from loyalty.channels.message_size import (
+    MAX_SMS_SEGMENTS,
+    PUSH_TEXT_MAX,
+    PUSH_TITLE_MAX,
+    VARIABLE_ALLOWANCE,
+    sms_size,
+    template_estimate,
+)
 from loyalty.paths import DBT_PROJECT_DIR
-from loyalty.specs import CHANNEL_CONSENT, SpecError, WorkflowSpec, line_of, load_spec
+from loyalty.specs import CHANNEL_CONSENT, SpecError, Template, WorkflowSpec, compile_journey, line_of, load_spec
 from loyalty.specs.templates import template_variables
 
 TEMPLATE_BUILTINS = {"loop", "range", "dict", "lipsum", "cycler", "joiner", "namespace"}
@@ -85,11 +95,27 @@ def check_spec(path: Path, spec: WorkflowSpec, models: dict[str, set[str]]) -> l
                     "add the address and consent columns to the model, or drop the channel",
                 )
             )
+    channels = {action.step_id: action.channels for action in compile_journey(spec) if action.kind == "message"}
+    marketing = spec.category == "marketing"
     for v_index, variant in enumerate(spec.experiment.variants):
         for step_id, by_locale in variant.templates.items():
+            emails = "email" in channels.get(step_id, ())
+            given = {"unsubscribe_url"} if emails and marketing else set()  # the email channel's signed link
             for locale, template in by_locale.items():
+                if emails and marketing and "unsubscribe_url" not in template_variables(template.body or ""):
+                    location = ("experiment", "variants", v_index, "templates", step_id, locale, "body")
+                    problems.append(
+                        Problem(
+                            path,
+                            line_of(text, location) or line_of(text, location[:-1]),
+                            ".".join(map(str, location)),
+                            "a marketing email must link {{ unsubscribe_url }} (one-click unsubscribe)",
+                            "add <a href='{{ unsubscribe_url }}'>Unsubscribe</a>, or set `category: transactional` "
+                            "for messages the customer asked for",
+                        )
+                    )
                 for field_name, source in template.model_dump(exclude_none=True).items():
-                    unknown = template_variables(source) - columns - TEMPLATE_BUILTINS
+                    unknown = template_variables(source) - columns - TEMPLATE_BUILTINS - given
                     if unknown:
                         location = ("experiment", "variants", v_index, "templates", step_id, locale, field_name)
                         problems.append(
@@ -101,7 +127,43 @@ def check_spec(path: Path, spec: WorkflowSpec, models: dict[str, set[str]]) -> l
                                 f"columns of {model}: {', '.join(sorted(columns))}",
                             )
                         )
+    problems.extend(_size_problems(path, text, spec, channels))
     return problems
+
+
+def _size_problems(path: Path, text: str, spec: WorkflowSpec, channels: dict[str, tuple[str, ...]]) -> list[Problem]:
+    """SMS and push templates that cannot fit their channel (`channels`: each message step's), estimated before
+    any value is known."""
+    allowance = f"each value counted as {VARIABLE_ALLOWANCE} characters; `loyalty preview` sizes a real customer's"
+    problems: list[Problem] = []
+    for v_index, variant in enumerate(spec.experiment.variants):
+        for step_id, by_locale in variant.templates.items():
+            for locale, template in by_locale.items():
+                location = ("experiment", "variants", v_index, "templates", step_id, locale)
+                for field_name, message in _too_long(template, channels.get(step_id, ())):
+                    where = (*location, field_name)
+                    line = line_of(text, where) or line_of(text, location)
+                    problems.append(Problem(path, line, ".".join(map(str, where)), message, allowance))
+    return problems
+
+
+def _too_long(template: Template, channels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(field, message) for each field of the template too long for a channel of its step."""
+    found: list[tuple[str, str]] = []
+    text_field = "text" if template.text is not None else "body"
+    source = template.text if template.text is not None else template.body
+    if "sms" in channels and source is not None:
+        size = sms_size(template_estimate(source))
+        if size.segments > MAX_SMS_SEGMENTS:
+            found.append((text_field, f"too long for SMS: about {size}, at most {MAX_SMS_SEGMENTS} segments"))
+    if "push" in channels:
+        for field_name, value, limit in (
+            (text_field, source, PUSH_TEXT_MAX),
+            ("title", template.title, PUSH_TITLE_MAX),
+        ):
+            if value is not None and (length := len(template_estimate(value))) > limit:
+                found.append((field_name, f"too long for push: about {length} characters, at most {limit}"))
+    return found
 
 
 def validate_paths(paths: list[Path], project_dir: Path = DBT_PROJECT_DIR) -> list[str]:

@@ -13,8 +13,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from loyalty.assignment import assign, global_holdout
+from loyalty.channels.message_size import sms_size
 from loyalty.specs import CHANNEL_CONSENT, compile_journey, load_spec
-from loyalty.specs.templates import render, template_for
+from loyalty.specs.templates import message_context, render, render_message, template_for
 from loyalty.sql_files import query
 
 
@@ -57,7 +58,10 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
             if action.kind != "message":
                 continue
             channel = next((c for c in action.channels if allowed.get(c)), None)
-            fields = render(template_for(spec, arm, action.step_id, context.get("locale")), context)
+            template = template_for(spec, arm, action.step_id, context.get("locale"))
+            fields = render(template, message_context(spec, channel or action.channels[0], context))
+            if channel == "sms":  # what the carrier bills: the text as sent, in segments
+                fields["sms_size"] = str(sms_size(render_message(spec, arm, action.step_id, channel, context)[1]))
             messages.append(
                 {"step_id": action.step_id, "channel": channel or "suppressed: no channel we may contact", **fields}
             )

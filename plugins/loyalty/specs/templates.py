@@ -1,9 +1,14 @@
 """Message rendering: sandboxed Jinja2 where a missing variable is an error, never an empty string.
 
+Escaping follows the channel: only an email's HTML `body` escapes its values (`O'Brien & Sons` becomes
+`O&#39;Brien &amp; Sons` in HTML, which a mail client shows as written). A subject line, an SMS and a
+push title or text are plain text, where an entity would reach the customer as typed ("D&#39;Ávila"),
+so they are rendered without escaping.
+
 A template that only interpolates plain variables (`Hi {{ first_name }}`) is parsed once and
-rendered by substitution: its literal text joined with each escaped value, exactly what Jinja's
-autoescaping `{{ name }}` gives, at a tenth of the cost per message (the send path renders a
-thousand per batch). Anything else (filters, tests, blocks) renders through Jinja.
+rendered by substitution: its literal text joined with each value (escaped for HTML), exactly what
+Jinja's `{{ name }}` gives, at a tenth of the cost per message (the send path renders a thousand per
+batch). Anything else (filters, tests, blocks) renders through Jinja.
 
 Templates see the audience row's columns (customer features, recommendations, rewards) and
 locale-aware filters: `{{ lifetime_revenue | money }}` gives "R$ 1.234,50" for pt-BR and
@@ -27,6 +32,7 @@ from markupsafe import escape
 
 from loyalty.specs import Template, WorkflowSpec
 from loyalty.specs.steps import Locale
+from loyalty.unsubscribe import UNSUBSCRIBE_URL_PLACEHOLDER
 
 CURRENCY = {"pt-BR": "BRL", "en": "USD"}
 BABEL_LOCALE = {"pt-BR": "pt_BR", "en": "en_US"}
@@ -54,16 +60,19 @@ def _date(context: Context, value: Any, style: str = "medium") -> str:
     return format_date(day, format=style, locale=BABEL_LOCALE[_locale(context)])
 
 
-@lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+HTML_FIELDS = frozenset({"body"})  # an email's body; every other template field is plain text
+
+
+@lru_cache(maxsize=2)
+def environment(html: bool = True) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=html)
     env.filters.update(money=_money, number=_number, date=_date)
     return env
 
 
 @lru_cache(maxsize=1024)
-def _compiled(source: str) -> JinjaTemplate:
-    return environment().from_string(source)
+def _compiled(source: str, html: bool = True) -> JinjaTemplate:
+    return environment(html).from_string(source)
 
 
 def _substitution(source: str) -> list[tuple[str, str | None]] | None:
@@ -83,12 +92,13 @@ def _substitution(source: str) -> list[tuple[str, str | None]] | None:
 
 
 @lru_cache(maxsize=1024)
-def renderer(source: str) -> Callable[[Mapping[str, Any]], str]:
-    """A function rendering `source` for one context (see the module docstring)."""
-    jinja = _compiled(source).render
+def renderer(source: str, html: bool = True) -> Callable[[Mapping[str, Any]], str]:
+    """A function rendering `source` for one context, as HTML (values escaped) or as plain text."""
+    jinja = _compiled(source, html).render
     pieces = _substitution(source)
     if pieces is None:
         return jinja
+    value_text = escape if html else str
 
     def substitute(context: Mapping[str, Any]) -> str:
         out: list[str] = []
@@ -96,7 +106,7 @@ def renderer(source: str) -> Callable[[Mapping[str, Any]], str]:
             if name is None:
                 out.append(literal)
             elif name in context:
-                out.append(escape(context[name]))
+                out.append(value_text(context[name]))
             else:  # Jinja's globals, or its StrictUndefined error
                 return jinja(context)
         return "".join(out)
@@ -119,19 +129,36 @@ TEMPLATE_FIELDS = tuple(Template.model_fields)
 
 
 def render(template: Template, context: Mapping[str, Any]) -> dict[str, str]:
-    """Every field the template defines, rendered for one customer."""
+    """Every field the template defines, rendered for one customer (the body as HTML, the rest as text)."""
     return {
-        name: renderer(source)(context) for name in TEMPLATE_FIELDS if (source := getattr(template, name)) is not None
+        name: renderer(source, name in HTML_FIELDS)(context)
+        for name in TEMPLATE_FIELDS
+        if (source := getattr(template, name)) is not None
     }
+
+
+def message_context(spec: WorkflowSpec, channel: str, context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The audience row, plus `unsubscribe_url` for a marketing email: a placeholder the email channel
+    replaces with the message's signed link once its send id is at hand (loyalty.unsubscribe)."""
+    if channel == "email" and spec.category == "marketing" and "unsubscribe_url" not in context:
+        return {**context, "unsubscribe_url": UNSUBSCRIBE_URL_PLACEHOLDER}
+    return context
 
 
 def render_message(
     spec: WorkflowSpec, variant_id: str, step_id: str, channel: str, context: Mapping[str, Any]
 ) -> tuple[str, str]:
-    """(subject or title, body or text) of one step for one customer on one channel."""
+    """(subject or title, body or text) of one step for one customer on one channel: an email's body as
+    HTML; its subject, and an SMS or push, as plain text (a step without `text` sends its body unescaped)."""
     if channel == "reward":
         return "", ""
-    fields = render(template_for(spec, variant_id, step_id, context.get("locale")), context)
+    template = template_for(spec, variant_id, step_id, context.get("locale"))
+    context = message_context(spec, channel, context)
+
+    def plain(source: str | None) -> str:
+        return renderer(source, html=False)(context) if source is not None else ""
+
     if channel == "email":
-        return fields.get("subject", ""), fields.get("body", "")
-    return fields.get("title", ""), fields.get("text", fields.get("body", ""))
+        body = renderer(template.body, html=True)(context) if template.body is not None else ""
+        return plain(template.subject), body
+    return plain(template.title), plain(template.text if template.text is not None else template.body)

@@ -100,6 +100,14 @@ class WorkflowSpec(StrictModel):
     owner: str
     description: str
     tags: list[str] = Field(default=[])  # pydantic copies defaults per instance
+    category: Literal["marketing", "transactional"] = Field(
+        "marketing",
+        description=(
+            "marketing: every email carries a one-click unsubscribe (List-Unsubscribe, RFC 8058) and its body "
+            "must link {{ unsubscribe_url }}; transactional (a receipt, a points statement the customer asked "
+            "for): neither."
+        ),
+    )
     schedule: str | None = Field(
         "warehouse", description="'warehouse' (after the warehouse DAG's Asset), a cron/preset, or null (manual)."
     )

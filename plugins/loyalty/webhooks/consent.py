@@ -1,17 +1,24 @@
 """What an inbound SMS or a provider event means for contactability.
 
 Keywords are matched the way carriers and Twilio do: the whole message, case-insensitive,
-surrounding spaces and trailing punctuation ignored. HELP/INFO ask for information and change
-nothing (they are stored as inbound events).
+surrounding spaces and trailing punctuation ignored, and accents folded ("Descadastrar", "SAÍR").
+English (Twilio's and the US carriers' list) and Portuguese (Brazil's usual words) both count,
+whatever the sender's locale: a customer who writes PARAR to an English message has opted out.
+Twilio itself blocks only its English words (its 21610); ours are applied by the receiver at once,
+so the next plan leaves the number out. HELP/INFO/AJUDA ask for information and change nothing
+(they are stored as inbound events).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "PARAR", "SAIR"})
-OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO", "AJUDA"})
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}  # Twilio's and the CTIA's
+    | {"PARAR", "SAIR", "CANCELAR", "DESCADASTRAR", "DESCADASTRE", "REMOVER"}
+)
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"} | {"INICIAR", "VOLTAR", "SIM"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"} | {"AJUDA", "INFORMACAO", "INFORMACOES"})
 # Twilio error codes on undelivered/failed callbacks that will not heal by retrying.
 PERMANENT_SMS_ERRORS = {
     "21610": "sms_opted_out",  # the recipient replied STOP to us at Twilio

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -69,6 +69,8 @@ class EmailMessage:
     fate: EmailFate
     kind: str = "to"
     channel: str = CHANNEL
+    headers: dict[str, str] = field(default_factory=dict)  # the request's, then the personalization's
+    html: str | None = None  # the text/html content with the personalization's substitutions made
 
     def to_dict(self) -> dict[str, Any]:
         f = self.fate
@@ -82,6 +84,8 @@ class EmailMessage:
             "subject": self.subject,
             "categories": self.categories,
             "custom_args": self.custom_args,
+            "headers": self.headers,
+            "html": self.html,
             "send_id": self.send_id,
             "sent_at": datetime.fromtimestamp(self.sent_at, UTC).isoformat(),
             "fate": f.status,
@@ -306,6 +310,8 @@ def validate(body: Any) -> None:
                     )
                 seen[key] = f"{i}.{kind}"
         _check_custom_args(p.get("custom_args"), f"personalizations.{i}.custom_args", errors)
+        _check_headers(p.get("headers"), f"personalizations.{i}.headers", errors)
+    _check_headers(body.get("headers"), "headers", errors)
     if recipients > MAX_RECIPIENTS:
         errors.append(
             error(
@@ -375,11 +381,16 @@ def accept(state: EmulatorState, config: EmulatorConfig, body: dict[str, Any]) -
     req_args = body.get("custom_args") or {}
     from_email = body["from"]["email"]
     subject = body.get("subject")
+    html = next((c.get("value") for c in body.get("content") or () if c.get("type") == "text/html"), None)
     n = 0
     for p in body["personalizations"]:
         args = {**req_args, **p["custom_args"]} if p.get("custom_args") else dict(req_args)
         send_id = args.get("send_id")
         p_subject = p.get("subject") or subject
+        headers = {**(body.get("headers") or {}), **(p.get("headers") or {})}
+        p_html = html
+        for tag, value in (p.get("substitutions") or {}).items():
+            p_html = p_html.replace(tag, str(value)) if p_html is not None else None
         for kind in ("to", "cc", "bcc"):
             for a in p.get(kind) or ():
                 sg_message_id = f"{x_message_id}.recvd-{n}"
@@ -397,10 +408,20 @@ def accept(state: EmulatorState, config: EmulatorConfig, body: dict[str, Any]) -
                     now,
                     fate,
                     kind,
+                    headers=headers,
+                    html=p_html,
                 )
                 state.add_message(message, fate.event_count, DISPATCHER)
                 n += 1
     return x_message_id, n
+
+
+def _check_headers(headers: Any, field_name: str, errors: list[dict[str, Any]]) -> None:
+    """SendGrid's rule: headers is an object of string values (it answers 400 otherwise)."""
+    if headers is None:
+        return
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        errors.append(error("The headers must be a collection of key/value pairs of strings.", field_name))
 
 
 def _authorized(request: Request, config: EmulatorConfig) -> JSONResponse | None:
