@@ -2,16 +2,27 @@
 
 One request per device token (FCM v1 has no multi-token send), `concurrency` at a time over one
 pooled `httpx.Client`. `message.data.send_id` carries the ledger's send id (the app's receipts
-and the emulator's lookup echo it). The Bearer token is an OAuth 2 access token; minting it from
-a service account (google-auth) is the deployment's job, outside this client.
+and the emulator's lookup echo it).
+
+Authentication is an OAuth 2 access token. In production it comes from a service account through
+google-auth (`ServiceAccountBearer`): minted before the first request and refreshed by the library
+before it expires (an hour), so a long send never meets an expired token; a 401 all the same (a
+token revoked early) refreshes once and resends. A fixed `access_token` is accepted for tests and
+hand-made setups. A token that cannot be minted (the token endpoint down) sent nothing: the batch's
+messages go back to pending, never `sending`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import httpx
+from google.auth import exceptions as google_errors
+from google.auth.credentials import Credentials
+from google.auth.transport.requests import Request as GoogleRequest
+from google.oauth2 import service_account
 
 from loyalty.channels.base import (
     FcmResponse,
@@ -28,6 +39,7 @@ from loyalty.channels.delivery import PerMessageChannel
 from loyalty.channels.lookup import EmulatorLookup, no_lookup
 
 DEFAULT_HOST = "https://fcm.googleapis.com"
+FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 DEAD_TOKEN = {"UNREGISTERED": "push_unregistered"}
 
 
@@ -41,6 +53,38 @@ def _error_code(response: httpx.Response) -> tuple[str, str]:
     return (codes[0] if codes else error.get("status", "")), error.get("message", "")
 
 
+class ServiceAccountBearer(httpx.Auth):
+    """`Authorization: Bearer` from google-auth credentials, shared by the channel's threads."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> ServiceAccountBearer:
+        """From a service account's JSON key (as Firebase's console downloads it)."""
+        credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=[FCM_SCOPE]
+        )
+        return cls(credentials)
+
+    def token(self, stale: str | None = None) -> str:
+        """A valid token: the library mints or refreshes it when due, or when `stale` (a token FCM refused)
+        is still the current one."""
+        with self._lock:
+            if not self.credentials.valid or (stale is not None and self.credentials.token == stale):
+                self.credentials.refresh(GoogleRequest())  # type: ignore[no-untyped-call]
+            return str(self.credentials.token)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        used = self.token()
+        request.headers["Authorization"] = f"Bearer {used}"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Authorization"] = f"Bearer {self.token(stale=used)}"
+            yield request
+
+
 class FcmPush(PerMessageChannel):
     """Sends rendered push notifications; title = subject, body = text."""
 
@@ -49,18 +93,22 @@ class FcmPush(PerMessageChannel):
     def __init__(
         self,
         project_id: str,
-        access_token: str,
+        access_token: str | None = None,
         host: str | None = None,
         concurrency: int = 16,
         rate_limit: float | None = None,
         attempts: int = 6,
         lookup_host: str | None = None,
         timeout: float = 10.0,
+        auth: ServiceAccountBearer | None = None,
     ) -> None:
+        if (access_token is None) == (auth is None):
+            raise ValueError("FcmPush needs either a service account (auth) or a fixed access_token")
         self.path = f"/v1/projects/{project_id}/messages:send"
         self.client = httpx.Client(
             base_url=(host or DEFAULT_HOST).rstrip("/"),
-            headers={"Authorization": f"Bearer {access_token}"},
+            headers={"Authorization": f"Bearer {access_token}"} if access_token else None,
+            auth=auth,
             timeout=timeout,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
@@ -86,6 +134,8 @@ class FcmPush(PerMessageChannel):
             raise InDoubtError(f"timeout: {error!r}") from None
         except httpx.TransportError as error:  # reset, or headers then a closed connection
             raise TransientError(0, f"connection: {error!r}", accepted_unknown=True) from None
+        except google_errors.GoogleAuthError as error:  # no token: the message itself was never sent
+            raise TransientError(0, f"OAuth token: {error}", accepted_unknown=False) from None
         if response.status_code == 200:
             name = response.json()["name"]
             return Outcome(message.send_id, "sent", provider_message_id=name, response=FcmResponse(name=name))

@@ -8,17 +8,21 @@ Channel connections (host overridable, e.g. the provider emulator; extras are op
 - `loyalty_twilio`: login = account SID, password = auth token; extra `from_number`,
   `status_callback` (the receiver's `/webhooks/twilio/status` URL; default from
   LOYALTY_WEBHOOKS_PUBLIC_URL), `concurrency`, `rate_limit_per_second`.
-- `loyalty_fcm`: password = OAuth 2 access token; extra `project_id`, `concurrency`,
-  `rate_limit_per_second`.
+- `loyalty_fcm`: extra `service_account` (the service account's JSON key, as an object or its text;
+  google-auth mints and refreshes the OAuth 2 tokens) or `service_account_file` (a path to it); or,
+  for tests, password = a fixed access token. Extra `project_id` (default: the service account's),
+  `concurrency`, `rate_limit_per_second`.
 Every channel: extra `lookup: "emulator"` lets crash reconciliation look send ids up at the
 host's `/_emulator/messages` (authoritative); without it rows in doubt become `unknown`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: Airflow and the provider clients are heavy
@@ -150,20 +154,38 @@ def sms_sender() -> TwilioSms:
 
 def push_sender() -> FcmPush:
     """The FCM HTTP v1 client configured from the `loyalty_fcm` connection."""
-    from loyalty.channels.fcm_push import FcmPush
+    from loyalty.channels.fcm_push import FcmPush, ServiceAccountBearer
 
     conn = _required(FCM_CONN_ID)
     extra = conn.extra_dejson or {}
-    if not extra.get("project_id"):
-        raise RuntimeError(f"Airflow connection {FCM_CONN_ID!r} needs extra.project_id")
+    info = _service_account(extra)
+    project_id = extra.get("project_id") or (info or {}).get("project_id")
+    if not project_id:
+        raise RuntimeError(f"Airflow connection {FCM_CONN_ID!r} needs extra.project_id (or a service account)")
+    if info is None and not conn.password:
+        raise RuntimeError(
+            f"Airflow connection {FCM_CONN_ID!r} needs extra.service_account (the JSON key) or "
+            "extra.service_account_file"
+        )
     return FcmPush(
-        project_id=extra["project_id"],
-        access_token=conn.password or "",
+        project_id=project_id,
+        access_token=None if info is not None else conn.password,
+        auth=ServiceAccountBearer.from_info(info) if info is not None else None,
         host=conn.host or None,
         concurrency=int(extra.get("concurrency", 16)),
         rate_limit=_rate(extra),
         lookup_host=_lookup_host(conn, extra),
     )
+
+
+def _service_account(extra: dict[str, Any]) -> dict[str, Any] | None:
+    """The service account's JSON key from the connection: inline (object or text) or a file."""
+    inline = extra.get("service_account")
+    if isinstance(inline, str):
+        inline = json.loads(inline)
+    if inline is None and extra.get("service_account_file"):
+        inline = json.loads(Path(extra["service_account_file"]).read_text())
+    return inline
 
 
 SENDERS: dict[str, Callable[[], Sender]] = {"email": email_sender, "sms": sms_sender, "push": push_sender}

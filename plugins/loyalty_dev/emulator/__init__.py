@@ -11,6 +11,8 @@ Provider APIs (as documented by the providers):
                                                   4xx {"code", "message", "more_info", "status"}
   POST /v1/projects/{project}/messages:send       200 {"name": "projects/…/messages/…"} |
                                                   4xx {"error": {"code", "message", "status", "details"}}
+  POST /token (Google OAuth 2, JWT bearer grant)  {"access_token", "expires_in", "token_type"} |
+                                                  400 {"error": "invalid_grant", "error_description"}
 Webhooks: SendGrid Event Webhook batches (ECDSA), Twilio status callbacks and inbound SMS
 (X-Twilio-Signature), push receipts from the app side (HMAC-SHA256; see ``fcm``).
 Introspection (no real provider has these):
@@ -28,6 +30,7 @@ Introspection (no real provider has these):
   POST /_emulator/sms/inbound {"from", "to", "body"}   a recipient texts us (STOP, START, ...)
   GET  /_emulator/sms/opt-outs
   GET/POST /_emulator/push/tokens {"unregister": [token, ...]}
+  GET  /_emulator/fcm/service_account             the service account's JSON key (token_uri = /token)
   POST /_emulator/webhooks/redeliver              requeue dead-lettered batches
 """
 

@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for flag, (target, kind) in FLAGS.items():
         p.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None, help=f"sets {target}")
     p.add_argument("--webhook-out-of-order", action="store_true", default=None)
+    p.add_argument("--fcm-oauth", action="store_true", default=None, help="FCM accepts only tokens from /token")
     p.add_argument("--log-level", default="warning")
     return p.parse_args(argv)
 

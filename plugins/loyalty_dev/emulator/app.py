@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import fcm, sendgrid, twilio
+from . import fcm, google_oauth, sendgrid, twilio
 from .clock import parse_iso
 from .config import RATE_CLASSES, EmulatorConfig, updated_rates
 from .state import EmulatorState, Fault
@@ -254,6 +254,7 @@ def introspection_routes(state: EmulatorState, config: EmulatorConfig) -> list[R
 def create_app(config: EmulatorConfig) -> Starlette:
     """Build one emulator instance; its webhook workers live as long as the app's lifespan."""
     state = EmulatorState(config.seed)
+    issuer = google_oauth.TokenIssuer(config)
     state.dispatchers[sendgrid.DISPATCHER] = sendgrid.make_dispatcher(config)
     state.dispatchers[twilio.DISPATCHER] = twilio.make_dispatcher(config)
     state.dispatchers[fcm.DISPATCHER] = fcm.make_dispatcher(config)
@@ -275,7 +276,8 @@ def create_app(config: EmulatorConfig) -> Starlette:
         routes=[
             *sendgrid.routes(state, config),
             *twilio.routes(state, config),
-            *fcm.routes(state, config),
+            *fcm.routes(state, config, issuer),
+            *google_oauth.routes(issuer),
             *introspection_routes(state, config),
         ],
         lifespan=lifespan,

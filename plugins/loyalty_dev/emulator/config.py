@@ -97,7 +97,8 @@ class EmulatorConfig:
     Twilio: Basic auth is ``twilio_account_sid:twilio_auth_token`` and status callbacks go to
     each message's ``StatusCallback``, signed with the auth token; replies (STOP...) go to
     ``sms_inbound_url``. FCM: ``fcm_access_token`` is the expected Bearer token (``None``
-    accepts any); the app-side delivery/open receipts go to ``push_receipt_url`` signed with
+    accepts any, unless ``fcm_oauth``: then only the tokens the emulator minted for its service
+    account, see google_oauth.py); the app-side delivery/open receipts go to ``push_receipt_url`` signed with
     ``push_webhook_secret``. Secrets not given are generated at start (see /_emulator/settings).
     """
 
@@ -115,6 +116,10 @@ class EmulatorConfig:
     sms_inbound_url: str | None = None
     fcm_project: str | None = None  # None: any project id in the path
     fcm_access_token: str | None = None
+    # FCM as Google runs it: only Bearer tokens minted by the emulator's /token for its service account
+    # (google_oauth.py), unexpired, are accepted (besides fcm_access_token when given).
+    fcm_oauth: bool = False
+    fcm_token_lifetime_s: int = 3600
     push_receipt_url: str | None = None
     push_webhook_secret: str | None = None
     push_receipt_batch_size: int = 500

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from . import faults
 from .config import EmulatorConfig
 from .fate import PushFate, push_fate, token_unregistered
+from .google_oauth import TOKEN_PREFIX, TokenIssuer
 from .state import EmulatorState, RequestRecord
 from .webhooks import Event, WebhookDispatcher
 
@@ -183,7 +184,7 @@ def validate(body: Any) -> tuple[dict[str, Any], bool]:
     return message, validate_only
 
 
-def _authorized(request: Request, config: EmulatorConfig, project: str) -> FcmError | None:
+def _authorized(request: Request, config: EmulatorConfig, project: str, issuer: TokenIssuer) -> FcmError | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return FcmError(
@@ -191,16 +192,20 @@ def _authorized(request: Request, config: EmulatorConfig, project: str) -> FcmEr
             "UNAUTHENTICATED",
             "Request is missing required authentication credential. Expected OAuth 2 access token.",
         )
-    if config.fcm_access_token is not None and not hmac.compare_digest(
+    static = config.fcm_access_token is not None and hmac.compare_digest(
         token.encode(), config.fcm_access_token.encode()
-    ):
+    )
+    minted = issuer.valid(token)
+    if token.startswith(TOKEN_PREFIX) and not minted:  # ours, but expired or never minted: as Google answers
+        return FcmError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+    if (config.fcm_oauth or config.fcm_access_token is not None) and not (static or minted):
         return FcmError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
     if config.fcm_project is not None and project != config.fcm_project:
         return FcmError(403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH")
     return None
 
 
-def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
+def routes(state: EmulatorState, config: EmulatorConfig, issuer: TokenIssuer) -> list[Route]:
     async def send(request: Request) -> Response:
         path = request.url.path
         project = request.path_params["project"]
@@ -209,7 +214,7 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
         def record(status: int, n: int = 0, name: str | None = None) -> None:
             state.record_request(RequestRecord(CHANNEL, path, status, len(raw), n, name, state.clock.now()))
 
-        denied = _authorized(request, config, project)
+        denied = _authorized(request, config, project, issuer)
         if denied is not None:
             record(denied.code)
             return denied.response()

@@ -33,6 +33,7 @@ FLAGS: dict[str, tuple[str, Any]] = {
     "twilio_auth_token": ("twilio_auth_token", str),
     "sms_inbound_url": ("sms_inbound_url", str),
     "fcm_access_token": ("fcm_access_token", str),
+    "fcm_token_lifetime": ("fcm_token_lifetime_s", int),
     "push_receipt_url": ("push_receipt_url", str),
     "push_secret": ("push_webhook_secret", str),
     "webhook_duplicate_rate": ("webhook_duplicate_rate", float),
@@ -58,6 +59,7 @@ def build_config(options: dict[str, Any], config_file: str | None = None) -> Emu
             data.setdefault(channel, {})[rate] = value
         else:
             data[target] = value
-    if options.get("webhook_out_of_order"):
-        data["webhook_out_of_order"] = True
+    for switch in ("webhook_out_of_order", "fcm_oauth"):
+        if options.get(switch):
+            data[switch] = True
     return config_from_dict(data)
