@@ -153,6 +153,7 @@ def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False
         "exit_on_purchase": "purchased" in spec.exit_on,
         "exit_on_unsubscribe": "unsubscribed" in spec.exit_on,
         "channels": list(action.channels),
+        "prefers": action.prefers,
         "contact_columns": CHANNEL_CONSENT,
     }
     return query("ledger/plan_action.sql", structure=structure)

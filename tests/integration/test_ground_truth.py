@@ -27,6 +27,7 @@ from math import sqrt
 from pathlib import Path
 from statistics import NormalDist
 
+import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -167,6 +168,20 @@ class TestGroundTruth:
         for entry in entries:
             row = pooled[entry["workflow_id"]]
             assert row["entries"] + row["holdout_entries"] == entry["n"]
+
+    def test_every_shipped_workflows_email_carries_the_one_click_unsubscribe(self, campaign: Campaign) -> None:
+        """Every email any shipped workflow sent over the campaign, as the provider received it: RFC 8058
+        List-Unsubscribe (the signed URL of its own send and a mailto) and List-Unsubscribe-Post, and its body
+        links that URL. Each workflow with a true effect sent some, so none escapes the check."""
+        messages = httpx.get(f"{campaign.stack.emulator.url}/_emulator/messages?channel=email", timeout=120).json()
+        by_workflow: dict[str, int] = {}
+        for message in messages:
+            workflow_id = message["categories"][1]
+            link = UNSUBSCRIBE.url(message["send_id"])
+            assert message["headers"] == UNSUBSCRIBE.headers(message["send_id"]), (workflow_id, message["headers"])
+            assert f"href='{link}'" in message["html"], (workflow_id, message["html"])
+            by_workflow[workflow_id] = by_workflow.get(workflow_id, 0) + 1
+        assert set(TRUTH) <= set(by_workflow), sorted(set(TRUTH) - set(by_workflow))
 
     def test_every_lift_interval_covers_the_truth(self, campaign: Campaign) -> None:
         """For each workflow, the pooled per-entry lift interval covers the generator's true intent-to-treat

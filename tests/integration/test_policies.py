@@ -66,6 +66,24 @@ class TestSuppression:
         plan(url, fallback, D0 + dt.timedelta(days=1))
         assert {c: r[2] for c, r in ledger_rows(url, "mail_then_sms").items()} == {1: "email", 2: "sms", 3: "email"}
 
+    def test_the_preferred_channel_goes_first_then_the_order(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """[preferred, email, sms]: a customer who engages by SMS gets SMS; one preferring email, one preferring a
+        channel the step does not use (push) and one without a preference get the order's first; one preferring
+        SMS without SMS consent falls back to the order; one whose preferred address is suppressed too."""
+        url = clean_warehouse
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                """insert into loyalty.contactability (channel, address, is_contactable, reason, source_event_id,
+                       changed_at)
+                   values ('sms', '+15550000006', false, 'sms_keyword_parar', 'e-1', now())"""
+            )
+        spec = make_spec(tmp_path, "preferring", ["preferred", "email", "sms"])
+        preferences = "(array['sms', 'email', 'push', null, 'sms', 'sms'])[customer_id]"
+        make_audience(url, "preferring", range(1, 7), preferred_channel=preferences, sms_consent="customer_id <> 5")
+        plan(url, spec)
+        channels = {customer: row[2] for customer, row in ledger_rows(url, "preferring").items()}
+        assert channels == {1: "sms", 2: "email", 3: "email", 4: "email", 5: "email", 6: "email"}
+
     def test_no_consent_anywhere(self, clean_warehouse: str, tmp_path: Path) -> None:
         """Consent per channel: nobody is messaged on a channel they did not consent to."""
         url = clean_warehouse

@@ -3,8 +3,11 @@ suppression list as it is now, not consent and address alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
+import yaml
 
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs.preview import contactable_channels, preview
@@ -40,6 +43,33 @@ class TestPreviewChannel:
             conn.rollback()
         assert after.arm == before.arm
         assert {message["channel"] for message in after.messages} == {"suppressed: no channel we may contact"}
+
+    def test_the_preferred_channel_is_previewed_as_the_plan_chooses_it(self, audience: str, tmp_path: Path) -> None:
+        """win_back routed [preferred, email, sms]: a customer who prefers SMS (and may get it) is previewed on
+        SMS with its segment count; without SMS consent, on email."""
+        spec = yaml.safe_load(WIN_BACK.read_text())
+        spec["steps"][0]["channel"] = ["preferred", "email", "sms"]
+        for variant in spec["experiment"]["variants"]:
+            for template in variant["templates"]["email_1"].values():
+                template["text"] = "Olá {{ first_name }}, você tem pontos!"  # á, ê: not GSM-7
+        path = tmp_path / "win_back.yml"
+        path.write_text(yaml.safe_dump(spec, allow_unicode=True))
+        with psycopg.connect(audience) as conn:
+            conn.execute(
+                "alter table marts.eligible_win_back add column phone text, add column sms_consent boolean, "
+                "add column preferred_channel text"
+            )
+            conn.execute(
+                "update marts.eligible_win_back set phone = '+1555' || lpad(customer_id::text, 7, '0'), "
+                "sms_consent = customer_id % 3 <> 0, preferred_channel = 'sms'"
+            )
+            customers = [c for c in range(1, 200) if preview(conn, path, c, RUN_DATE).arm not in (None, "holdout")]
+            texted = next(c for c in customers if c % 3 != 0)
+            not_consented = next(c for c in customers if c % 3 == 0)
+            (sms,) = preview(conn, path, texted, RUN_DATE).messages
+            (email,) = preview(conn, path, not_consented, RUN_DATE).messages
+        assert (sms["channel"], sms["sms_size"]) == ("sms", "1 segment (UCS-2, 25 characters)")
+        assert email["channel"] == "email" and "sms_size" not in email
 
     @pytest.mark.parametrize(
         ("row", "expected"),

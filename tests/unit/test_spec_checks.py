@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from loyalty.cli import app
 from loyalty.paths import WORKFLOWS_DIR
-from loyalty.specs import WorkflowSpec
-from loyalty.specs.checks import validate_paths
+from loyalty.specs import WorkflowSpec, load_spec
+from loyalty.specs.checks import check_spec, dbt_model_columns, validate_paths
 
 runner = CliRunner()
 
@@ -80,6 +80,19 @@ class TestCrossChecks:
         variants[0]["templates"]["email_1"]["en"]["body"] += "<a href='{{ unsubscribe_url }}'>x</a>"
         (problem,) = validate_paths([_write(tmp_path, win_back)])
         assert "unknown template variable(s) unsubscribe_url" in problem
+
+    def test_preferred_needs_the_preferred_channel_column(self, tmp_path: Path, win_back: dict) -> None:
+        """A step that routes by preference, on an audience model without preferred_channel: named, with a hint."""
+        win_back["steps"][0]["channel"] = ["preferred", "email", "sms"]
+        path = _write(tmp_path, win_back)
+        models = {name: set(columns) for name, columns in dbt_model_columns().items()}
+        assert [p for p in check_spec(path, load_spec(path), models) if "preferred" in p.message] == []
+        models["eligible_win_back"].discard("preferred_channel")
+        (problem,) = [p for p in check_spec(path, load_spec(path), models) if "preferred" in p.message]
+        assert str(problem).endswith(
+            "steps: a step lists `preferred` but eligible_win_back has no column 'preferred_channel' "
+            "(hint: select dim_customers.preferred_channel in the model, or drop `preferred`)"
+        )
 
     def test_channel_without_consent_column(self, tmp_path: Path, win_back: dict) -> None:
         """Push needs push_token and push_consent in the audience model (win-back has no device tokens)."""

@@ -56,6 +56,27 @@ class TestSchedules:
         assert load_spec(WORKFLOWS_DIR / "cart_abandonment.yml").runs_intraday
 
 
+class TestPreferredChannel:
+    def test_preferred_leads_a_fallback_order(self, win_back: dict) -> None:
+        win_back["steps"][0]["channel"] = ["preferred", "sms", "email"]
+        (step,) = WorkflowSpec.model_validate(win_back).steps
+        assert (step.prefers, step.channels) == (True, ("sms", "email"))
+
+    @pytest.mark.parametrize(
+        ("channel", "message"),
+        [
+            (["sms", "preferred"], "`preferred` comes first"),
+            (["preferred"], "needs the channels it may be"),
+            (["preferred", "sms", "sms"], "listed twice"),
+            ("preferred", "Input should be"),
+        ],
+    )
+    def test_preferred_alone_or_late_is_refused(self, win_back: dict, channel, message: str) -> None:
+        win_back["steps"][0]["channel"] = channel
+        with pytest.raises(ValueError, match=message):
+            WorkflowSpec.model_validate(win_back)
+
+
 class TestBrokenSpecs:
     def test_weights_must_sum_to_one(self, tmp_path: Path, win_back: dict) -> None:
         """A variant weight typo is named with the file and the experiment field."""

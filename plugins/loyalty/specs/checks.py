@@ -81,6 +81,16 @@ def check_spec(path: Path, spec: WorkflowSpec, models: dict[str, set[str]]) -> l
                 f"{model} has no column {spec.audience.entered_on!r}",
             )
         )
+    if any(action.prefers for action in compile_journey(spec)) and "preferred_channel" not in columns:
+        problems.append(
+            Problem(
+                path,
+                line_of(text, ("steps",)),
+                "steps",
+                f"a step lists `preferred` but {model} has no column 'preferred_channel'",
+                "select dim_customers.preferred_channel in the model, or drop `preferred`",
+            )
+        )
     for channel in spec.channels():
         if channel == "reward":
             continue

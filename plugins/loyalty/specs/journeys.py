@@ -24,6 +24,7 @@ class Action:
     kind: str  # "message" | "reward"
     channels: tuple[str, ...]
     parents: tuple[str, ...]  # empty: the first action, anchored on journey entry
+    prefers: bool = False  # the customer's preferred channel first (when it is one of `channels`)
     delay_days: int = 0
     condition: tuple[str, bool] | None = None  # (event on the parent, negated?)
     until: tuple[str, int] | None = None  # (event on the parent, max days to wait for it)
@@ -114,6 +115,7 @@ def _walk(
                     step_id=step.id,
                     kind=kind,
                     channels=channels,
+                    prefers=isinstance(step, MessageStep) and step.prefers,
                     parents=merged_cursor.parents,
                     delay_days=merged_cursor.delay_days,
                     condition=merged_cursor.condition,

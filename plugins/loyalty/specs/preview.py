@@ -57,9 +57,12 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
         for action in compile_journey(spec):
             if action.kind != "message":
                 continue
-            channel = next((c for c in action.channels if allowed.get(c)), None)
+            order = action.channels
+            if action.prefers and context.get("preferred_channel") in order:  # as plan_action.sql chooses
+                order = (context["preferred_channel"], *(c for c in order if c != context["preferred_channel"]))
+            channel = next((c for c in order if allowed.get(c)), None)
             template = template_for(spec, arm, action.step_id, context.get("locale"))
-            fields = render(template, message_context(spec, channel or action.channels[0], context))
+            fields = render(template, message_context(spec, action.channels, context))  # every field, as for email
             if channel == "sms":  # what the carrier bills: the text as sent, in segments
                 fields["sms_size"] = str(sms_size(render_message(spec, arm, action.step_id, channel, context)[1]))
             messages.append(

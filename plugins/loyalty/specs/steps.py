@@ -42,13 +42,32 @@ class Template(StrictModel):
 class MessageStep(StrictModel):
     id: Identifier
     type: Literal["message"]
-    channel: Channel | list[Channel] = Field(
-        description="One channel, or a fallback order such as [push, sms, email] (first with consent and address)."
+    channel: Channel | list[Channel | Literal["preferred"]] = Field(
+        description=(
+            "One channel, or a fallback order such as [push, sms, email] (the first with consent and address). "
+            "[preferred, push, sms, email]: the customer's preferred channel (dim_customers.preferred_channel, from "
+            "engagement) first when it is one of those and we may use it, then the order."
+        )
     )
+
+    @model_validator(mode="after")
+    def _preferred_leads_a_fallback(self) -> MessageStep:
+        order = [self.channel] if isinstance(self.channel, str) else self.channel
+        if "preferred" in order[1:] or order == ["preferred"]:
+            raise ValueError("`preferred` comes first and needs the channels it may be, e.g. [preferred, sms, email]")
+        if len(set(order)) != len(order):
+            raise ValueError(f"a channel is listed twice in {order}")
+        return self
+
+    @property
+    def prefers(self) -> bool:
+        """Whether the customer's preferred channel goes first."""
+        return not isinstance(self.channel, str) and self.channel[0] == "preferred"
 
     @property
     def channels(self) -> tuple[str, ...]:
-        return (self.channel,) if isinstance(self.channel, str) else tuple(self.channel)
+        """The channels in fallback order (without `preferred`)."""
+        return (self.channel,) if isinstance(self.channel, str) else tuple(c for c in self.channel if c != "preferred")
 
 
 class WaitStep(StrictModel):

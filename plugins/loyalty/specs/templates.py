@@ -18,7 +18,7 @@ locale-aware filters: `{{ lifetime_revenue | money }}` gives "R$ 1.234,50" for p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, cast
 
@@ -137,10 +137,10 @@ def render(template: Template, context: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def message_context(spec: WorkflowSpec, channel: str, context: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The audience row, plus `unsubscribe_url` for a marketing email: a placeholder the email channel
-    replaces with the message's signed link once its send id is at hand (loyalty.unsubscribe)."""
-    if channel == "email" and spec.category == "marketing" and "unsubscribe_url" not in context:
+def message_context(spec: WorkflowSpec, channels: Iterable[str], context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The audience row, plus `unsubscribe_url` where an email of a marketing workflow may be rendered: a
+    placeholder the email channel replaces with the message's signed link once its send id is at hand."""
+    if "email" in channels and spec.category == "marketing" and "unsubscribe_url" not in context:
         return {**context, "unsubscribe_url": UNSUBSCRIBE_URL_PLACEHOLDER}
     return context
 
@@ -153,7 +153,7 @@ def render_message(
     if channel == "reward":
         return "", ""
     template = template_for(spec, variant_id, step_id, context.get("locale"))
-    context = message_context(spec, channel, context)
+    context = message_context(spec, (channel,), context)
 
     def plain(source: str | None) -> str:
         return renderer(source, html=False)(context) if source is not None else ""

@@ -180,10 +180,19 @@ checked as (
 
 channel_chosen as (
     -- Channel fallback: the first channel in the step's order we may contact the customer on
-    -- (consent, an address, no suppression); a reward needs no channel permission.
+    -- (consent, an address, no suppression); with `preferred`, the customer's preferred channel
+    -- before the order when it is one of the step's and we may use it. A reward needs no permission.
     select
         checked.*,
         case
+{%- if prefers %}
+{%- for channel in channels %}
+            when
+                checked.context ->> 'preferred_channel' = '{{ channel }}'
+                and {{ channel_is_contactable(consent(channel), address('checked', channel), 'checked.is_' ~ channel ~ '_suppressed') }}  -- noqa: LT05
+                then '{{ channel }}'
+{%- endfor %}
+{%- endif %}
 {%- for channel in channels %}
 {%- if channel == 'reward' %}
             when true then 'reward'
