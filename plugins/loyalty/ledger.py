@@ -325,14 +325,14 @@ def _message(spec: WorkflowSpec, row: ClaimedRow) -> Message:
         subject=subject,
         body=body,
         step_id=row.step_id,
-        marketing=row.channel == "email" and spec.category == "marketing",
+        marketing=spec.sends_marketing_email((row.channel,)),
     )
 
 
 def _check_sendable(spec: WorkflowSpec, channel: str, sender: Sender) -> None:
     """Refuse, before anything is claimed (the rows stay pending), what the channel may not send: a marketing
     email without a one-click unsubscribe (Gmail and Yahoo reject bulk mail without one since 2024)."""
-    if channel == "email" and spec.category == "marketing" and getattr(sender, "unsubscribe", None) is None:
+    if spec.sends_marketing_email((channel,)) and getattr(sender, "unsubscribe", None) is None:
         raise RuntimeError(
             f"{spec.id} sends marketing email but no unsubscribe link is configured: set extra.unsubscribe_secret "
             "on the loyalty_sendgrid connection (or LOYALTY_UNSUBSCRIBE_SECRET) and LOYALTY_WEBHOOKS_PUBLIC_URL; "

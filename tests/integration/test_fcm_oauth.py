@@ -37,12 +37,6 @@ def messages(count: int, start: int = 0) -> list[Message]:
     return [Message(f"push-{n}", f"device-{n}", "Hi", "Your points expire soon") for n in range(start, start + count)]
 
 
-def minted(fcm: Service) -> list[str]:
-    """The bearer tokens the emulator's FCM saw on accepted sends (each message records its request)."""
-    requests = httpx.get(f"{fcm.url}/_emulator/requests", params={"channel": "push"}, timeout=10).json()
-    return [r for r in requests if r["status"] == 200]
-
-
 class TestServiceAccount:
     def test_tokens_are_minted_refreshed_and_required(self, fcm: Service) -> None:
         """Sends before and after the token falls due: all accepted, and a second token was minted in between
@@ -65,6 +59,25 @@ class TestServiceAccount:
             timeout=10,
         )
         assert stranger.status_code == 401 and stranger.json()["error"]["status"] == "UNAUTHENTICATED"
+
+    def test_a_revoked_token_is_refreshed_once_and_the_message_resent(self, fcm: Service) -> None:
+        """FCM answers 401 to a token revoked before its expiry: the channel mints a new one and resends that
+        request once, so the message is sent (not failed, not sent twice)."""
+        auth = ServiceAccountBearer.from_info(key_file(fcm))
+        push = FcmPush("loyalty-emulator", host=fcm.url, auth=auth, concurrency=1)
+        try:
+            assert [o.status for o in push.deliver(messages(1, start=300), ["loyalty"])] == ["sent"]
+            revoked = auth.credentials.token
+            assert httpx.post(f"{fcm.url}/_emulator/fcm/revoke", timeout=10).json()["revoked"] >= 1
+            assert [o.status for o in push.deliver(messages(1, start=301), ["loyalty"])] == ["sent"]
+        finally:
+            push.close()
+        assert auth.credentials.token != revoked
+        requests = httpx.get(f"{fcm.url}/_emulator/requests", params={"channel": "push"}, timeout=10).json()
+        statuses = [r["status"] for r in requests if r["path"].endswith("messages:send")][-3:]
+        assert statuses == [200, 401, 200]
+        sent = httpx.get(f"{fcm.url}/_emulator/messages", params={"send_id": "push-301"}, timeout=10).json()
+        assert len(sent) == 1
 
     def test_a_key_the_token_endpoint_refuses_sends_nothing_and_leaves_rows_pending(self, fcm: Service) -> None:
         """A service account key that is not the project's: the token cannot be minted, so no message was

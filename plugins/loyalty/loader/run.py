@@ -81,8 +81,7 @@ def load(mapping_path: Path, url: str | None = None) -> LoadReport:
         if conn.execute("select to_regclass('raw.loaded_files')").fetchone() == (None,):
             warehouse.run_sql_file(conn, "schema.sql")  # a warehouse older than the loader
         for entity, entity_mapping, source, header in plan:
-            lookups = ReferenceLookups(lookup_conn, entity, [name for name in entity_mapping.column_map()])
-            summary = _load_source(conn, entity, entity_mapping, source, header, timezone, report.load_id, lookups)
+            summary = _load_source(conn, lookup_conn, entity, entity_mapping, source, header, timezone, report.load_id)
             log.info(
                 "%s %s: read %s, loaded %s (%s new, %s changed), quarantined %s %s%s",
                 summary.entity,
@@ -101,13 +100,13 @@ def load(mapping_path: Path, url: str | None = None) -> LoadReport:
 
 def _load_source(
     conn: psycopg.Connection,
+    lookup_conn: psycopg.Connection,
     entity: Entity,
     mapping: EntityMapping,
     source: FileSource | DatabaseSource,
     header: Any,
     timezone: str,
     load_id: str,
-    lookups: ReferenceLookups,
 ) -> SourceSummary:
     summary = SourceSummary(entity=entity.name, source=source.label)
     checksum = source.checksum() if isinstance(source, FileSource) else None
@@ -127,6 +126,7 @@ def _load_source(
             column_map = mapping.column_map()
             fields = [name for name in entity.field_names if name in column_map]  # staged, then applied
             writer = FileWriter(conn, entity, fields, column_map, source.label, load_id)
+            lookups = ReferenceLookups(lookup_conn, entity, fields)
             writer.write_all(_prepared(entity, mapping, timezone, batches, lookups))
             writer.write_malformed(malformed.rows)  # known only once the whole source is read
             writer.finish()

@@ -108,22 +108,15 @@ class FileWriter:
     def write(self, batch: PreparedBatch) -> None:
         self.counts.rows_read += len(batch.lines)
         valid = pc.is_null(batch.reason)
-        self.staging_all = self.staging_all or not self._copy_straight(batch, valid)
+        if not self.staging_all and not self._copy_straight(batch, valid):
+            self.staging_all = True
         staged = pc.is_valid(batch.lines) if self.staging_all else pc.invert(valid)
         if not pc.any(staged).as_py():
             return
         documents = row_data(batch.originals, pc.invert(valid))
         if batch.records is not None:  # a record over several lines: all its columns, not only the mapped ones
             documents = pc.coalesce(batch.records, documents)
-        rows = pa.table(
-            {
-                "source_line": batch.lines,
-                "read_reason": batch.reason,
-                "read_field": batch.reason_field,
-                "row_data": documents,
-                **{name: batch.values[name] for name in self.fields},
-            }
-        )
+        rows = self._stage_table(batch.lines, batch.reason, batch.reason_field, documents, batch.values)
         self._stage(rows.filter(staged))
 
     def write_malformed(self, rows: list[tuple[int, str]]) -> None:
@@ -131,18 +124,17 @@ class FileWriter:
         if not rows:
             return
         self.counts.rows_read += len(rows)
-        lines = [line for line, _ in rows]
+        count = len(rows)
         documents = [json.dumps({"line": text}, ensure_ascii=False) for _, text in rows]
-        staged = pa.table(
-            {
-                "source_line": pa.array(lines, pa.int64()),
-                "read_reason": pa.array(["malformed_row"] * len(lines)),
-                "read_field": pa.nulls(len(lines), pa.string()),
-                "row_data": pa.array(documents, pa.string()),
-                **{name: pa.nulls(len(lines), pa.string()) for name in self.fields},
-            }
+        self._stage(
+            self._stage_table(
+                pa.array([line for line, _ in rows], pa.int64()),
+                pa.array(["malformed_row"] * count),
+                pa.nulls(count, pa.string()),
+                pa.array(documents, pa.string()),
+                {name: pa.nulls(count, pa.string()) for name in self.fields},
+            )
         )
-        self._stage(staged)
 
     def finish(self) -> None:
         """Apply the staged rows (see apply.sql), once every batch is in."""
@@ -172,6 +164,13 @@ class FileWriter:
         self.counts.rows_loaded += table.num_rows
         self.counts.rows_inserted += table.num_rows
         return True
+
+    def _stage_table(
+        self, lines: pa.Array, reason: pa.Array, field: pa.Array, documents: pa.Array, values: dict[str, pa.Array]
+    ) -> pa.Table:
+        """Rows in load_stage's shape (META_COLUMNS, then the mapped fields)."""
+        meta = dict(zip(META_COLUMNS, (lines, reason, field, documents), strict=True))
+        return pa.table({**meta, **{name: values[name] for name in self.fields}})
 
     def _stage(self, rows: pa.Table) -> None:
         with self.conn.cursor().copy(self._copy_stage) as copy:

@@ -106,13 +106,12 @@ def check_spec(path: Path, spec: WorkflowSpec, models: dict[str, set[str]]) -> l
                 )
             )
     channels = {action.step_id: action.channels for action in compile_journey(spec) if action.kind == "message"}
-    marketing = spec.category == "marketing"
     for v_index, variant in enumerate(spec.experiment.variants):
         for step_id, by_locale in variant.templates.items():
-            emails = "email" in channels.get(step_id, ())
-            given = {"unsubscribe_url"} if emails and marketing else set()  # the email channel's signed link
+            marketing_email = spec.sends_marketing_email(channels.get(step_id, ()))
+            given = {"unsubscribe_url"} if marketing_email else set()  # the email channel's signed link
             for locale, template in by_locale.items():
-                if emails and marketing and "unsubscribe_url" not in template_variables(template.body or ""):
+                if marketing_email and "unsubscribe_url" not in template_variables(template.body or ""):
                     location = ("experiment", "variants", v_index, "templates", step_id, locale, "body")
                     problems.append(
                         Problem(

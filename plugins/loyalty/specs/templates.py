@@ -140,7 +140,7 @@ def render(template: Template, context: Mapping[str, Any]) -> dict[str, str]:
 def message_context(spec: WorkflowSpec, channels: Iterable[str], context: Mapping[str, Any]) -> Mapping[str, Any]:
     """The audience row, plus `unsubscribe_url` where an email of a marketing workflow may be rendered: a
     placeholder the email channel replaces with the message's signed link once its send id is at hand."""
-    if "email" in channels and spec.category == "marketing" and "unsubscribe_url" not in context:
+    if spec.sends_marketing_email(channels) and "unsubscribe_url" not in context:
         return {**context, "unsubscribe_url": UNSUBSCRIBE_URL_PLACEHOLDER}
     return context
 

@@ -10,6 +10,7 @@ exist, do templates only use its columns) live in loyalty.specs.checks.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -151,6 +152,11 @@ class WorkflowSpec(StrictModel):
             cumulative.append(running)
         cumulative[-1] = 1.0
         return ids, cumulative
+
+    def sends_marketing_email(self, channels: Iterable[str]) -> bool:
+        """Whether a message on these channels may be a marketing email: it then carries the one-click
+        unsubscribe (headers and the body's `{{ unsubscribe_url }}`, see loyalty.unsubscribe)."""
+        return self.category == "marketing" and "email" in channels
 
     def variant(self, variant_id: str) -> Variant:
         return next(v for v in self.experiment.variants if v.id == variant_id)

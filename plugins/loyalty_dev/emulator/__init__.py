@@ -31,6 +31,7 @@ Introspection (no real provider has these):
   GET  /_emulator/sms/opt-outs
   GET/POST /_emulator/push/tokens {"unregister": [token, ...]}
   GET  /_emulator/fcm/service_account             the service account's JSON key (token_uri = /token)
+  POST /_emulator/fcm/revoke                      every minted token stops working (FCM answers 401)
   POST /_emulator/webhooks/redeliver              requeue dead-lettered batches
 """
 

@@ -72,15 +72,19 @@ class TokenIssuer:
         self.account = ServiceAccount(config.fcm_project or "loyalty-emulator")
         self._expiry: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.minted = 0
 
     def mint(self) -> tuple[str, int]:
         lifetime = self.config.fcm_token_lifetime_s
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._lock:
             self._expiry[token] = time.time() + lifetime
-            self.minted += 1
         return token, lifetime
+
+    def revoke(self) -> int:
+        """Every token minted so far stops working before its expiry (as a key rotation does at Google)."""
+        with self._lock:
+            revoked, self._expiry = len(self._expiry), {}
+        return revoked
 
     def valid(self, token: str) -> bool:
         """A token we minted and that has not expired."""
@@ -145,7 +149,11 @@ def routes(issuer: TokenIssuer) -> list[Route]:
         key_file: dict[str, Any] = issuer.account.key_file(_token_uri(request))
         return JSONResponse(key_file)
 
+    async def revoke(_: Request) -> Response:
+        return JSONResponse({"revoked": issuer.revoke()})
+
     return [
         Route("/token", token, methods=["POST"]),
         Route("/_emulator/fcm/service_account", service_account, methods=["GET"]),
+        Route("/_emulator/fcm/revoke", revoke, methods=["POST"]),
     ]
