@@ -445,7 +445,10 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated: email,sms,ledger,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    os.environ.setdefault("LOYALTY_GLOBAL_HOLDOUT_PCT", "0")
+    if not os.environ.get("LOYALTY_PROGRAM_FILE"):  # every customer planned and sent: no global holdout, no cap
+        program = Path(tempfile.mkdtemp()) / "program.yml"
+        program.write_text("global_holdout: {pct: 0}\ncontact_policy: {frequency_cap: null}\n")
+        os.environ["LOYALTY_PROGRAM_FILE"] = str(program)
 
     server = None
     url = os.environ.get("LOYALTY_WAREHOUSE_URL", "").strip()

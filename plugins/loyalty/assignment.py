@@ -8,21 +8,17 @@ values uniform in [0, 1) from one hash (the workflow's holdout and its variant).
 Two holdouts: each workflow's own (hash of salt, workflow, customer < experiment.holdout_pct) and
 the global holdout shared by every workflow (hash of global salt, customer < global pct): a
 customer in it is held out of every workflow, so the program's total effect stays measurable.
-The global one is configured by LOYALTY_GLOBAL_HOLDOUT_PCT (default 0.02; 0 turns it off) and
-LOYALTY_GLOBAL_HOLDOUT_SALT; change the salt only to reshuffle everyone on purpose.
+The global one is configured in the program config (loyalty.program: `global_holdout.pct`, default
+0.02, 0 turns it off; `global_holdout.salt`, changed only to reshuffle everyone on purpose).
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-import os
 from dataclasses import dataclass
 
-ENV_GLOBAL_HOLDOUT_PCT = "LOYALTY_GLOBAL_HOLDOUT_PCT"
-ENV_GLOBAL_HOLDOUT_SALT = "LOYALTY_GLOBAL_HOLDOUT_SALT"
-DEFAULT_GLOBAL_HOLDOUT_PCT = 0.02
-DEFAULT_GLOBAL_HOLDOUT_SALT = "loyalty-global-holdout-v1"
+from loyalty.program import Program, load_program
 
 
 @dataclass(frozen=True)
@@ -32,18 +28,16 @@ class GlobalHoldout:
 
     def __post_init__(self) -> None:
         if not 0 <= self.pct < 1:
-            raise ValueError(f"{ENV_GLOBAL_HOLDOUT_PCT} must be in [0, 1), got {self.pct}")
+            raise ValueError(f"the global holdout must be in [0, 1), got {self.pct}")
 
     def holds(self, customer_id: int) -> bool:
         return bucket(self.salt, customer_id) < self.pct
 
 
-def global_holdout() -> GlobalHoldout:
-    """The global holdout as configured in the environment (every process of a deployment)."""
-    return GlobalHoldout(
-        pct=float(os.environ.get(ENV_GLOBAL_HOLDOUT_PCT, DEFAULT_GLOBAL_HOLDOUT_PCT)),
-        salt=os.environ.get(ENV_GLOBAL_HOLDOUT_SALT, DEFAULT_GLOBAL_HOLDOUT_SALT),
-    )
+def global_holdout(program: Program | None = None) -> GlobalHoldout:
+    """The global holdout as the program config sets it (the same file for every process of a deployment)."""
+    configured = (program or load_program()).global_holdout
+    return GlobalHoldout(pct=configured.pct, salt=configured.salt)
 
 
 def buckets(*parts: object) -> tuple[float, float]:

@@ -54,18 +54,29 @@ app.add_typer(specs_app, name="specs")
 def specs_validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Spec files; default: every spec in workflows/.")] = None,
 ) -> None:
-    """Validate specs against their schema and the dbt project; errors name file, line and field."""
+    """Validate specs (and the program config, program.yml) against their schema and the dbt project; errors
+    name file, line and field."""
     from loyalty.paths import WORKFLOWS_DIR
-    from loyalty.specs import spec_paths
+    from loyalty.program import load_program, program_path
+    from loyalty.specs import SpecError, spec_paths
     from loyalty.specs.checks import validate_paths
+    from loyalty.specs.loading import PROGRAM_FILE_NAME
 
     files = paths or spec_paths(WORKFLOWS_DIR)
+    programs = [path for path in files if path.name == PROGRAM_FILE_NAME] or ([] if paths else [program_path()])
+    files = [path for path in files if path.name != PROGRAM_FILE_NAME]
     problems = validate_paths(files)
+    for program in programs:
+        try:
+            load_program(program)
+        except SpecError as error:
+            problems.append(str(error))
     for problem in problems:
         console.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
     if problems:
         raise typer.Exit(1)
-    console.print(f"[green]✓[/green] {len(files)} spec(s) valid")
+    checked = " and the program config" if any(program.exists() for program in programs) else ""
+    console.print(f"[green]✓[/green] {len(files)} spec(s){checked} valid")
 
 
 @specs_app.command("schema")

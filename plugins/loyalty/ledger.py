@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.channels.base import Lookup, Message, Outcome
+from loyalty.program import Program, load_program
 from loyalty.specs import CHANNEL_CONSENT, Action, WorkflowSpec, branch_siblings, compile_journey
 from loyalty.specs.templates import render_message
 from loyalty.sql_files import query
@@ -76,6 +77,7 @@ class StepCounts(TypedDict):
     planned: int
     held_out: int
     suppressed: dict[str, int]
+    deferred: dict[str, int]
     channels: dict[str, int]
 
 
@@ -87,6 +89,7 @@ class StepSummary:
     planned: int = 0
     held_out: int = 0
     suppressed: dict[str, int] = field(default_factory=dict)
+    deferred: dict[str, int] = field(default_factory=dict)  # by reason: waiting for a day they fit
     channels: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> StepCounts:
@@ -97,6 +100,7 @@ class StepSummary:
             planned=self.planned,
             held_out=self.held_out,
             suppressed=dict(self.suppressed),
+            deferred=dict(self.deferred),
             channels=dict(self.channels),
         )
 
@@ -139,13 +143,19 @@ def enter(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, globa
     ).rowcount
 
 
-def render_action_sql(spec: WorkflowSpec, action: Action, windowed: bool = False, siblings: Sequence[str] = ()) -> str:
-    """The planning SQL for one action; its shape depends only on the spec (and on whether an
-    earlier completed plan bounds the entries or parent rows to read)."""
+def render_action_sql(
+    spec: WorkflowSpec,
+    action: Action,
+    windowed: bool = False,
+    siblings: Sequence[str] = (),
+    program: Program | None = None,
+) -> str:
+    """The planning SQL for one action; its shape depends only on the spec and the program config (and
+    on whether an earlier completed plan bounds the entries or parent rows to read)."""
     structure = {
         "windowed": windowed,
         "siblings": bool(siblings),
-        "frequency_cap": spec.policies.frequency_cap is not None,
+        "frequency_cap": (program or load_program()).frequency_cap_for(spec) is not None,
         "first": not action.parents,
         "condition": action.condition[0] if action.condition else None,
         "condition_negated": bool(action.condition and action.condition[1]),
@@ -179,10 +189,15 @@ def plan_action(
     run_date: dt.date,
     previous: PreviousPlan | None = None,
     siblings: Sequence[str] = (),
+    program: Program | None = None,
 ) -> StepSummary:
     """Insert the ledger rows of one action that are due on run_date; reruns insert nothing.
     `previous` bounds what is read to what it did not plan; `siblings`: the other arm's first
-    steps when the action starts a branch arm."""
+    steps when the action starts a branch arm. A message step first decides its deferred rows again
+    (they go before the day's new ones): expired past their window, pending when they fit today."""
+    program = program or load_program()
+    valid_days = program.valid_days_for(action)
+    cap = program.frequency_cap_for(spec)
     params: dict[str, Any] = {
         "planned_through": previous.run_date if previous else None,
         "planned_at": previous.began_at if previous else None,
@@ -199,11 +214,17 @@ def plan_action(
         "until_events": EVENT_TYPES.get(action.until[0], []) if action.until else [],
         "until_max_days": action.until[1] if action.until else 0,
         "priority": spec.policies.priority,
+        "valid_days": valid_days,
+        "over_limit": "deferred" if valid_days > 0 else "suppressed",
     }
-    if spec.policies.frequency_cap is not None:
-        params["cap_messages"] = spec.policies.frequency_cap.max_messages
-        params["cap_days"] = spec.policies.frequency_cap.per_days
-    inserted = conn.execute(render_action_sql(spec, action, previous is not None, siblings), params).rowcount
+    if cap is not None:
+        params["cap_messages"] = cap.max_messages
+        params["cap_days"] = cap.per_days
+    if action.kind == "message":
+        conn.execute(query("ledger/expire_deferred.sql"), params)
+        conn.execute(query("ledger/release_deferred.sql", structure={"frequency_cap": cap is not None}), params)
+    sql_text = render_action_sql(spec, action, previous is not None, siblings, program)
+    inserted = conn.execute(sql_text, params).rowcount
     if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop
         conn.execute("analyze loyalty.send_ledger")
     if action.kind == "message":
@@ -217,22 +238,28 @@ def plan_action(
             summary.held_out += count
         elif status == "suppressed":
             summary.suppressed[reason] = summary.suppressed.get(reason, 0) + count
+        elif status == "deferred":
+            summary.deferred[reason] = summary.deferred.get(reason, 0) + count
         else:
             summary.planned += count
             summary.channels[channel] = summary.channels.get(channel, 0) + count
     return summary
 
 
-def plan(conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date) -> tuple[int, list[StepSummary]]:
+def plan(
+    conn: psycopg.Connection, spec: WorkflowSpec, run_date: dt.date, program: Program | None = None
+) -> tuple[int, list[StepSummary]]:
     """Enter, then plan every action in journey order (a step due today sees earlier steps' rows),
     and record the plan as completed in the same transaction."""
+    program = program or load_program()
     previous = previous_plan(conn, spec.id, run_date)
-    entered = enter(conn, spec, run_date)
+    entered = enter(conn, spec, run_date, global_holdout(program))
     if entered >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner joins a million rows by nested loop
         conn.execute("analyze loyalty.journey_entries")
     actions = compile_journey(spec)
     steps = [
-        plan_action(conn, spec, action, run_date, previous, branch_siblings(actions, action)) for action in actions
+        plan_action(conn, spec, action, run_date, previous, branch_siblings(actions, action), program)
+        for action in actions
     ]
     conn.execute(query("ledger/complete_plan.sql"), {"workflow_id": spec.id, "run_date": run_date})
     return entered, steps
@@ -544,6 +571,7 @@ def record_run(
                 "planned": step.planned,
                 "held_out": step.held_out,
                 "suppressed": Jsonb(step.suppressed),
+                "deferred": Jsonb(step.deferred),
                 "sent": statuses.get("sent", 0),
                 "failed": statuses.get("failed", 0),
                 "unknown": statuses.get("unknown", 0),

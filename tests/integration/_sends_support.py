@@ -31,10 +31,20 @@ TEMPLATE = {
 }
 
 
+def use_program(monkeypatch: pytest.MonkeyPatch, directory: Path, text: str) -> Path:
+    """Write a program config (loyalty.program) and point every plan of the test at it."""
+    path = directory / "program.yml"
+    path.write_text(text)
+    monkeypatch.setenv("LOYALTY_PROGRAM_FILE", str(path))
+    return path
+
+
 @pytest.fixture(autouse=True, name="no_global_holdout")
-def no_global_holdout_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Counts in these tests are exact: the global holdout is off unless a test turns it on."""
-    monkeypatch.setenv("LOYALTY_GLOBAL_HOLDOUT_PCT", "0")
+def no_global_holdout_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Counts in these tests are exact: the global holdout and the program's frequency cap are off unless a
+    test turns them on (deferral keeps the program's default window)."""
+    program = "global_holdout: {pct: 0}\ncontact_policy: {frequency_cap: null}\n"
+    use_program(monkeypatch, tmp_path_factory.mktemp("program"), program)
 
 
 @pytest.fixture(scope="module", name="providers")

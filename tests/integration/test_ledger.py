@@ -122,7 +122,9 @@ class TestPlanning:
                 ).fetchall()
             }
         assert "journey_entries_entered" not in indexes and "send_ledger_workflow_status" not in indexes
-        assert "WHERE (status = ANY (ARRAY['pending'::text, 'sending'::text]))" in indexes["send_ledger_workflow_open"]
+        assert "send_ledger_workflow_open" not in indexes
+        open_rows = "WHERE (status = ANY (ARRAY['pending'::text, 'deferred'::text, 'sending'::text]))"
+        assert open_rows in indexes["send_ledger_workflow_waiting"]
         assert "UNIQUE" in indexes["send_ledger_one_per_cycle"]
 
     def test_recipient_is_the_routed_channels_address(self, audience: str, spec: WorkflowSpec) -> None:

@@ -1,5 +1,6 @@
 """Contact policies, applied in SQL before anything is sent, each with its reason on the row:
-global suppression, frequency cap, priority, quiet hours (deferred, not dropped), global holdout."""
+global suppression, frequency cap and priority (deferred within the step's validity window, then
+expired), quiet hours (deferred, not dropped), global holdout, all configurable in the program file."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ._sends_support import (
     make_spec,
     no_global_holdout_fixture,  # noqa: F401 - fixture
     providers_fixture,  # noqa: F401 - fixture
+    use_program,
 )
 
 pytestmark = pytest.mark.integration
@@ -96,7 +98,7 @@ class TestSuppression:
 class TestFrequencyCap:
     def test_cap_counts_messages_of_every_workflow_in_the_window(self, clean_warehouse: str, tmp_path: Path) -> None:
         """Cap 2 per 7 days: customers who already have two messages (of any workflows) in the
-        window are suppressed; one from 7 days ago has left the window."""
+        window are deferred; one from 7 days ago has left the window."""
         url = clean_warehouse
         for offset, name in ((-7, "old"), (-3, "recent_a"), (-1, "recent_b")):
             day = D0 + dt.timedelta(days=offset)
@@ -107,7 +109,7 @@ class TestFrequencyCap:
         make_audience(url, "capped", range(1, 5))
         plan(url, capped)
         assert statuses(url, "capped") == {
-            1: ("suppressed", "frequency_cap"),  # recent_a + recent_b
+            1: ("deferred", "frequency_cap"),  # recent_a + recent_b
             2: ("pending", None),  # recent_a only (old is 7 days back: outside)
             3: ("pending", None),
             4: ("pending", None),
@@ -116,8 +118,8 @@ class TestFrequencyCap:
 
 class TestPriority:
     def test_higher_priority_preempts_a_pending_lower_one(self, clean_warehouse: str, tmp_path: Path) -> None:
-        """Low plans first, high the same day: high's rows are pending, low's become suppressed
-        (lower_priority); planned the other way round, low is suppressed at once."""
+        """Low plans first, high the same day: high's rows are pending, low's become deferred
+        (lower_priority); planned the other way round, low is deferred at once."""
         url = clean_warehouse
         low = make_spec(tmp_path, "promo_low", "email", policies={"priority": 10})
         high = make_spec(tmp_path, "save_high", "email", policies={"priority": 90})
@@ -127,8 +129,8 @@ class TestPriority:
         plan(url, high)
         assert statuses(url, "promo_low") == {
             1: ("pending", None),
-            2: ("suppressed", "lower_priority"),
-            3: ("suppressed", "lower_priority"),
+            2: ("deferred", "lower_priority"),
+            3: ("deferred", "lower_priority"),
         }
         assert {s for s, _ in statuses(url, "save_high").values()} == {"pending"}
         later = D0 + dt.timedelta(days=1)
@@ -138,7 +140,7 @@ class TestPriority:
             conn.execute("truncate loyalty.send_ledger, loyalty.journey_entries, loyalty.completed_plans")
         plan(url, high, later)
         plan(url, low, later)
-        assert statuses(url, "promo_low")[2] == ("suppressed", "lower_priority")
+        assert statuses(url, "promo_low")[2] == ("deferred", "lower_priority")
         assert statuses(url, "promo_low")[1] == ("pending", None)
 
     def test_a_holdout_row_holds_the_day_like_its_message(self, clean_warehouse: str, tmp_path: Path) -> None:
@@ -163,12 +165,12 @@ class TestPriority:
             high_rows = statuses(url, "survey_high")
             held = {c for c, (status, _) in high_rows.items() if status == "holdout"}
             assert 5 < len(held) < 35, order
-            assert statuses(url, "promo_low") == dict.fromkeys(range(1, 41), ("suppressed", "lower_priority")), order
+            assert statuses(url, "promo_low") == dict.fromkeys(range(1, 41), ("deferred", "lower_priority")), order
 
     def test_a_message_already_out_is_never_taken_back(
         self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
     ) -> None:
-        """Low was sent in the morning; high planned later that day is suppressed instead."""
+        """Low was sent in the morning; high planned later that day is deferred instead."""
         emulator = channels_emulator
         url = clean_warehouse
         low = make_spec(tmp_path, "sent_low", "email", policies={"priority": 10})
@@ -181,7 +183,111 @@ class TestPriority:
         ledger.send_batch(partial(connect, url), low, batch, clients(emulator.url))
         plan(url, high)
         assert {s for s, _ in statuses(url, "sent_low").values()} == {"sent"}
-        assert set(statuses(url, "late_high").values()) == {("suppressed", "lower_priority")}
+        assert set(statuses(url, "late_high").values()) == {("deferred", "lower_priority")}
+
+
+def day(offset: int) -> dt.date:
+    return D0 + dt.timedelta(days=offset)
+
+
+class TestDeferral:
+    def test_over_the_cap_waits_for_a_day_it_fits_then_expires(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """Cap 1 per 2 days; `busy` messaged customers 1-3 on D0. `patient` (3 days' validity) defers them on
+        D0, keeps them waiting on D0+1 (busy's message is still in the window) and releases them on D0+2, the
+        first day they fit: pending with that run date, batched and sent once. `hasty` (valid 1 day) expires
+        its waiting rows on D0+2 (reason expired:frequency_cap): never sent late. Customer 4 was free on D0."""
+        url = clean_warehouse
+        cap = {"frequency_cap": {"max_messages": 1, "per_days": 2}, "priority": 50}
+        make_audience(url, "busy", range(1, 4))
+        plan(url, make_spec(tmp_path, "busy", "email", policies={"priority": 90}))
+        patient = make_spec(tmp_path, "patient", "sms", policies={**cap, "priority": 60})
+        hasty_steps = [{"id": "hello", "type": "message", "channel": "push", "valid_days": 1}]
+        hasty = make_spec(tmp_path, "hasty", "push", policies=cap, steps=hasty_steps)
+        make_audience(url, "patient", range(1, 5))
+        make_audience(url, "hasty", range(1, 4))
+        for offset in range(3):
+            plan(url, patient, day(offset))
+            plan(url, hasty, day(offset))
+            if offset < 2:
+                assert statuses(url, "patient") == {
+                    **dict.fromkeys((1, 2, 3), ("deferred", "frequency_cap")),
+                    4: ("pending", None),
+                }
+        # D0+2: busy's D0 message has left patient's window; hasty's window ended the day before.
+        assert statuses(url, "patient") == dict.fromkeys(range(1, 5), ("pending", None))
+        assert statuses(url, "hasty") == dict.fromkeys((1, 2, 3), ("suppressed", "expired:frequency_cap"))
+        with psycopg.connect(url) as conn:
+            run_dates = dict(
+                conn.execute(
+                    "select customer_id, run_date from loyalty.send_ledger where workflow_id = 'patient'"
+                ).fetchall()
+            )
+            assert run_dates == {1: day(2), 2: day(2), 3: day(2), 4: D0}
+            assert ledger.assign_batches(conn, hasty, day(2))["push"] == []
+            batches = ledger.assign_batches(conn, patient, day(2))["sms"]
+        for batch in batches:
+            ledger.send_batch(partial(connect, url), patient, batch, clients(channels_emulator.url))
+        recipients = sorted(m["to"] for m in emulator_messages(channels_emulator.url, "sms"))
+        assert recipients == [f"+1555{c:07d}" for c in range(1, 5)]
+        assert emulator_messages(channels_emulator.url, "push") == []
+        plan(url, patient, day(3))  # a later plan changes nothing that was sent
+        assert {s for s, _ in statuses(url, "patient").values()} == {"sent"}
+
+    def test_outranked_then_sent_the_next_day_unless_unsubscribed(self, clean_warehouse: str, tmp_path: Path) -> None:
+        """High takes customers 1-3's D0 from low: low's rows wait (lower_priority). On D0+1 high has nothing for
+        them, so they are pending on D0+1, except customer 2, whose address was unsubscribed while waiting
+        (global_suppression). With valid_days 0 a loser is suppressed at once, as before deferral existed."""
+        url = clean_warehouse
+        low = make_spec(tmp_path, "promo_low", "email", policies={"priority": 10})
+        high = make_spec(tmp_path, "save_high", "email", policies={"priority": 90})
+        make_audience(url, "promo_low", range(1, 4))
+        make_audience(url, "save_high", range(1, 4))
+        plan(url, low)
+        plan(url, high)
+        assert set(statuses(url, "promo_low").values()) == {("deferred", "lower_priority")}
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                """insert into loyalty.contactability (channel, address, is_contactable, reason, source_event_id,
+                       changed_at)
+                   values ('email', 'c2@example.com', false, 'email_unsubscribe', 'e-1', now())"""
+            )
+        plan(url, high, day(1))
+        plan(url, low, day(1))
+        assert statuses(url, "promo_low") == {
+            1: ("pending", None),
+            2: ("suppressed", "global_suppression"),
+            3: ("pending", None),
+        }
+        strict_steps = [{"id": "hello", "type": "message", "channel": "email", "valid_days": 0}]
+        strict = make_spec(tmp_path, "strict_low", "email", policies={"priority": 10}, steps=strict_steps)
+        make_audience(url, "strict_low", range(1, 5), run_date=day(1))
+        plan(url, strict, day(1))
+        assert statuses(url, "strict_low") == {
+            1: ("suppressed", "lower_priority"),  # promo_low's released row holds the day (same priority, lower id)
+            2: ("suppressed", "global_suppression"),
+            3: ("suppressed", "lower_priority"),
+            4: ("pending", None),
+        }
+
+    def test_the_program_cap_applies_to_every_marketing_workflow(
+        self, clean_warehouse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """program.yml's cap (1 per 7 days) holds a workflow without a cap of its own; a transactional workflow
+        is not capped by it; a workflow's own cap wins."""
+        use_program(monkeypatch, tmp_path, "contact_policy:\n  frequency_cap: {max_messages: 1, per_days: 7}\n")
+        url = clean_warehouse
+        make_audience(url, "first", range(1, 3))
+        plan(url, make_spec(tmp_path, "first", "email"))
+        for name, extra, expected in (
+            ("marketing", {}, ("deferred", "frequency_cap")),
+            ("receipt", {"category": "transactional"}, ("pending", None)),
+            ("own_cap", {"policies": {"frequency_cap": {"max_messages": 3, "per_days": 7}}}, ("pending", None)),
+        ):
+            make_audience(url, name, range(1, 2), run_date=day(1))
+            plan(url, make_spec(tmp_path, name, "email", **extra), day(1))
+            assert statuses(url, name) == {1: expected}, name
 
 
 class TestQuietHours:
@@ -226,7 +332,7 @@ class TestGlobalHoldout:
     ) -> None:
         """With a 30% global holdout, the same customers are held out of two workflows (reason
         global_holdout), about 30% of them, exactly those loyalty.assignment names."""
-        monkeypatch.setenv("LOYALTY_GLOBAL_HOLDOUT_PCT", "0.3")
+        use_program(monkeypatch, tmp_path, "global_holdout:\n  pct: 0.3\n")
         url = clean_warehouse
         held: list[set[int]] = []
         for offset, name in enumerate(("first_flow", "second_flow")):

@@ -29,6 +29,7 @@ class Action:
     condition: tuple[str, bool] | None = None  # (event on the parent, negated?)
     until: tuple[str, int] | None = None  # (event on the parent, max days to wait for it)
     condition_days: int = 0  # the branch is decided on events up to the parent's run date + this
+    valid_days: int | None = None  # a deferred message's wait before it expires (None: the program's default)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def _walk(
                     condition=merged_cursor.condition,
                     until=merged_cursor.until,
                     condition_days=merged_cursor.condition_days,
+                    valid_days=step.valid_days if isinstance(step, MessageStep) else None,
                 )
             )
             cursors = [_Cursor(parents=(step.id,))]

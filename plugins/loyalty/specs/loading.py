@@ -77,5 +77,13 @@ def load_spec(path: Path) -> WorkflowSpec:
     return spec
 
 
+PROGRAM_FILE_NAME = "program.yml"  # the program config beside the specs (loyalty.program), not a workflow
+
+
 def spec_paths(directory: Path) -> list[Path]:
-    return sorted(p for p in [*directory.glob("*.yml"), *directory.glob("*.yaml")] if not p.name.startswith("_"))
+    """The workflow specs in a folder: every YAML file but `_*` and the program config."""
+    return sorted(
+        p
+        for p in [*directory.glob("*.yml"), *directory.glob("*.yaml")]
+        if not p.name.startswith("_") and p.name != PROGRAM_FILE_NAME
+    )

@@ -49,6 +49,15 @@ class MessageStep(StrictModel):
             "engagement) first when it is one of those and we may use it, then the order."
         )
     )
+    valid_days: int | None = Field(
+        None,
+        ge=0,
+        le=30,
+        description=(
+            "Days a message over the frequency cap, or outranked by a higher-priority workflow, may wait for a day "
+            "it fits before it expires; the program's contact_policy.defer_days when unset, 0 suppresses at once."
+        ),
+    )
 
     @model_validator(mode="after")
     def _preferred_leads_a_fallback(self) -> MessageStep:

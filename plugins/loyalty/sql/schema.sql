@@ -97,7 +97,7 @@ create table if not exists raw.quarantine (
 
 -- ---------------------------------------------------------------- loyalty: the send ledger, the heart
 -- One row per (workflow, step, customer, cycle), written before any provider request.
--- status: holdout | pending | sending | sent | failed | suppressed | unknown
+-- status: holdout | pending | deferred | sending | sent | failed | suppressed | unknown
 create table if not exists loyalty.send_ledger (
     send_id             text primary key,
     workflow_id         text not null,
@@ -121,16 +121,15 @@ create table if not exists loyalty.send_ledger (
     updated_at          timestamptz not null default now(),
     constraint send_ledger_one_per_cycle unique (workflow_id, step_id, customer_id, cycle_key),
     constraint send_ledger_status check (
-        status in ('holdout', 'pending', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
+        status in ('holdout', 'pending', 'deferred', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
     )
 );
 create index if not exists send_ledger_batch on loyalty.send_ledger (batch_id) where batch_id is not null;
--- Open rows of a workflow (batch assignment, the audience gate, crash reconciliation): partial, so
--- recording an outcome (sending -> sent | failed) and holdout / suppressed rows add no entry. It
--- replaces a (workflow_id, status) index over every row (dropped where it exists).
+-- Open rows of a workflow (batch assignment, the audience gate, crash reconciliation, deferral) have
+-- a partial index, send_ledger_workflow_waiting below: recording an outcome (sending -> sent | failed)
+-- and holdout / suppressed rows add no entry. It replaces a (workflow_id, status) index over every
+-- row (dropped where it exists).
 drop index if exists loyalty.send_ledger_workflow_status;
-create index if not exists send_ledger_workflow_open on loyalty.send_ledger (workflow_id, status)
-where status in ('pending', 'sending');
 
 -- ---------------------------------------------------------------- loyalty: journeys and run summaries
 -- One row per customer per journey cycle: who entered when, in which arm. Every step of the
@@ -217,6 +216,29 @@ alter table loyalty.send_ledger add column if not exists priority smallint;
 alter table loyalty.journey_entries add column if not exists is_global_holdout boolean not null default false;
 -- Frequency cap and priority look up a customer's messages around a run date.
 create index if not exists send_ledger_customer_run_date on loyalty.send_ledger (customer_id, run_date);
+-- Deferral (loyalty.program contact_policy.defer_days, a message step's valid_days): a message over the
+-- frequency cap or outranked by a higher-priority workflow is `deferred` and decided again each later
+-- run date until valid_until (the last run date it may go out on), then suppressed as expired.
+alter table loyalty.send_ledger add column if not exists valid_until date;
+-- A DAG run's deferred rows per step, by reason (loyalty.workflow_runs).
+alter table loyalty.workflow_runs add column if not exists deferred jsonb not null default '{}'::jsonb;
+do $$
+begin
+    if not exists (
+        select 1 from pg_constraint
+        where conname = 'send_ledger_status' and pg_get_constraintdef(oid) like '%deferred%'
+    ) then
+        alter table loyalty.send_ledger drop constraint if exists send_ledger_status;
+        alter table loyalty.send_ledger add constraint send_ledger_status check (
+            status in ('holdout', 'pending', 'deferred', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
+        );
+    end if;
+end
+$$;
+-- The open rows' index covers the deferred ones too (replaces send_ledger_workflow_open where it exists).
+drop index if exists loyalty.send_ledger_workflow_open;
+create index if not exists send_ledger_workflow_waiting on loyalty.send_ledger (workflow_id, status)
+where status in ('pending', 'deferred', 'sending');
 -- Crash reconciliation finds rows left in `sending`.
 create index if not exists send_ledger_sending on loyalty.send_ledger (workflow_id, updated_at) where status = 'sending';
 -- A daily plan's later steps read only parent rows due or sent since the previous completed plan:

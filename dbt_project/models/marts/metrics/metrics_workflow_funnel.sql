@@ -19,7 +19,10 @@ sends_with_arm as (
             when is_holdout and status_reason = 'global_holdout' then 'global_holdout'
             when is_holdout then 'holdout'
             else variant
-        end as arm
+        end as arm,
+        -- A message over the cap or outranked waits (deferred) while its validity window lasts; one that
+        -- never found a day is suppressed as expired:<why> and counted with its reason.
+        case when status = 'suppressed' then replace(status_reason, 'expired:', '') end as suppression_reason
 
     from sends
 
@@ -36,18 +39,14 @@ daily as (
         count(*) as targeted,
         sum(case when status = 'holdout' then 1 else 0 end) as held_out,
         sum(case when status = 'suppressed' then 1 else 0 end) as suppressed,
-        sum(case when status = 'suppressed' and status_reason = 'no_consented_channel' then 1 else 0 end)
-            as suppressed_no_consented_channel,
-        sum(case when status = 'suppressed' and status_reason = 'global_suppression' then 1 else 0 end)
-            as suppressed_global_suppression,
-        sum(case when status = 'suppressed' and status_reason = 'frequency_cap' then 1 else 0 end)
-            as suppressed_frequency_cap,
-        sum(case when status = 'suppressed' and status_reason = 'lower_priority' then 1 else 0 end)
-            as suppressed_lower_priority,
-        sum(
-            case when status = 'suppressed' and status_reason like 'audience_check_failed%' then 1 else 0 end
-        ) as suppressed_audience_check_failed,
+        sum(case when suppression_reason = 'no_consented_channel' then 1 else 0 end) as suppressed_no_consented_channel,
+        sum(case when suppression_reason = 'global_suppression' then 1 else 0 end) as suppressed_global_suppression,
+        sum(case when suppression_reason = 'frequency_cap' then 1 else 0 end) as suppressed_frequency_cap,
+        sum(case when suppression_reason = 'lower_priority' then 1 else 0 end) as suppressed_lower_priority,
+        sum(case when suppression_reason like 'audience_check_failed%' then 1 else 0 end)
+            as suppressed_audience_check_failed,
         sum(case when status in ('pending', 'sending') then 1 else 0 end) as pending,
+        sum(case when status = 'deferred' then 1 else 0 end) as deferred_waiting,
         sum(case when status = 'failed' then 1 else 0 end) as failed,
         sum(case when status = 'unknown' then 1 else 0 end) as unknown_outcome,
         sum(case when is_sent then 1 else 0 end) as sent,
@@ -82,6 +81,7 @@ final as (
         cast(suppressed_lower_priority as {{ dbt.type_int() }}) as suppressed_lower_priority,
         cast(suppressed_audience_check_failed as {{ dbt.type_int() }}) as suppressed_audience_check_failed,
         cast(pending as {{ dbt.type_int() }}) as pending,
+        cast(deferred_waiting as {{ dbt.type_int() }}) as deferred_waiting,
         cast(failed as {{ dbt.type_int() }}) as failed,
         cast(unknown_outcome as {{ dbt.type_int() }}) as unknown_outcome,
         cast(sent as {{ dbt.type_int() }}) as sent,

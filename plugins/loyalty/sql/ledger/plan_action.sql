@@ -239,7 +239,7 @@ routed as (
     entry, and the claim reads it from there by the entry's key (workflow, customer, cycle). #}
 insert into loyalty.send_ledger (
     send_id, workflow_id, step_id, customer_id, cycle_key, run_date, variant, is_holdout,
-    channel, recipient, status, status_reason, priority
+    channel, recipient, status, status_reason, priority, valid_until
 )
 select
     md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key) as send_id,
@@ -254,6 +254,8 @@ select
     decided.recipient,
     decided.status,
     decided.status_reason,
-    %(priority)s
+    %(priority)s,
+    -- The last run date a message may go out on (a deferred one included); none for a reward.
+    case when decided.channel <> 'reward' then %(run_date)s::date + %(valid_days)s::int end as valid_until
 from decided
 on conflict (workflow_id, step_id, customer_id, cycle_key) do nothing

@@ -2,15 +2,20 @@
     Decides each due row's status and reason, set-based, before anything is written:
       holdout            held out (status_reason global_holdout when the global holdout did it)
       no_consented_channel / global_suppression   no channel with consent, address and no suppression
-      frequency_cap      the customer already has policies.frequency_cap.max_messages messages (any
-                         workflow, rewards excepted) planned or sent in the rolling window
+      frequency_cap      the customer already has max_messages messages (any workflow, rewards
+                         excepted) planned or sent in the rolling window (the spec's cap, else the
+                         program's: loyalty.program)
       lower_priority     another workflow already holds the customer's day: its message is out
                          (sending, sent, unknown) or pending with a higher priority (ties: lower
                          workflow id), or its holdout row would have been that message (a holdout
                          row with a recipient holds the day like the message it stands for, so a
                          workflow's holdout and treated customers lose the same lower-priority
                          messages and its lift measures its own message, not what it crowds out).
-                         preempt_lower_priority.sql suppresses the losers planned earlier.
+                         preempt_lower_priority.sql defers the losers planned earlier.
+    A row over the cap or outranked is `deferred` (status %(over_limit)s) while the step's validity
+    window (valid_days) lasts: release_deferred.sql decides it again on each later run date, here,
+    and it is sent on the first day it fits or expires (suppressed, reason expired:<why>). With no
+    window it is suppressed at once.
     Quiet hours are not decided here: they defer rows at claim time (defer_quiet_hours.sql). -#}
 contenders as (
     select distinct routed.customer_id
@@ -67,9 +72,9 @@ decided as (
             when routed.channel is null then 'suppressed'
             when routed.channel = 'reward' then 'pending'
 {%- if frequency_cap %}
-            when recent_messages.message_count >= %(cap_messages)s then 'suppressed'
+            when recent_messages.message_count >= %(cap_messages)s then %(over_limit)s
 {%- endif %}
-            when outranked.customer_id is not null then 'suppressed'
+            when outranked.customer_id is not null then %(over_limit)s
             else 'pending'
         end as status,
         case

@@ -1,11 +1,12 @@
 -- Priority, the other direction: this action's pending messages (and its holdout rows that stand for
 -- a message: they hold the day the same way, see plan_policies.sql) outrank other workflows' messages
 -- for the same customer and run date that are still pending (never claimed, so never requested).
--- Those are suppressed with reason lower_priority; a message already out is never taken back
--- (plan_policies.sql suppressed ours instead).
+-- Those are deferred with reason lower_priority while their validity window lasts (release_deferred.sql
+-- tries them again on a later day), else suppressed; a message already out is never taken back
+-- (plan_policies.sql deferred ours instead).
 update loyalty.send_ledger as loser
 set
-    status = 'suppressed',
+    status = case when loser.valid_until > loser.run_date then 'deferred' else 'suppressed' end,
     status_reason = 'lower_priority',
     updated_at = now()
 from loyalty.send_ledger as winner

@@ -1,6 +1,7 @@
 -- The per-step summary of one DAG run into loyalty.workflow_runs (a rerun of the run updates it).
 insert into loyalty.workflow_runs (
-    workflow_id, run_date, run_id, step_id, dry_run, entered, planned, held_out, suppressed, sent, failed, unknown
+    workflow_id, run_date, run_id, step_id, dry_run, entered, planned, held_out, suppressed, deferred, sent, failed,
+    unknown
 )
 values (
     %(workflow_id)s,
@@ -12,6 +13,7 @@ values (
     %(planned)s,
     %(held_out)s,
     %(suppressed)s,
+    %(deferred)s,
     %(sent)s,
     %(failed)s,
     %(unknown)s
@@ -20,6 +22,7 @@ on conflict (workflow_id, run_date, run_id, step_id) do update set
     planned = excluded.planned,
     held_out = excluded.held_out,
     suppressed = excluded.suppressed,
+    deferred = excluded.deferred,
     sent = excluded.sent,
     failed = excluded.failed,
     unknown = excluded.unknown,
