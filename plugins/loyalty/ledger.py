@@ -1,7 +1,7 @@
 """The send ledger: enter journeys, plan every due step, claim rows, record what providers said.
 
-Guarantees (docs/guarantees.md): one row per (workflow, step, customer, cycle), written before any
-request; a row is claimed (pending -> sending) in its own committed transaction before its
+Guarantees (docs/guarantees.md): one row per (workflow, step, customer, cycle) — and one fallback row on
+another channel after a dead address — written before any request; a row is claimed (pending -> sending) in its own committed transaction before its
 request; a row found in `sending` is never resent blindly: it is looked up at the provider and
 becomes `sent` (the provider has it), `pending` again (the provider's authoritative lookup says
 it never arrived, and the claim is older than the grace period) or `unknown` (reported).
@@ -46,6 +46,16 @@ EVENT_TYPES = {
 RECONCILE_GRACE_S = 120.0
 HEARTBEAT_S = 30.0
 LOOKUP_CHUNK = 1000
+# loyalty.contactability reasons that say an address is dead, not that its owner said no: a message that
+# met one falls back, once, to the step's next channel (an opt-out, unsubscribe or spam report never does).
+DEAD_ADDRESS_REASONS = (
+    "email_bounce",  # a hard bounce (the webhook receiver)
+    "email_invalid_address",  # SendGrid refused the address (channels.sendgrid_email)
+    "sms_invalid_number",  # Twilio 21211/21614 (channels.twilio_sms)
+    "sms_unknown_destination",  # a 30005 delivery callback (webhooks.consent)
+    "sms_landline_or_unreachable_carrier",  # a 30006 delivery callback
+    "push_unregistered",  # FCM UNREGISTERED: the app was deleted (channels.fcm_push)
+)
 ANALYZE_AFTER_ROWS = 5_000
 
 
@@ -149,10 +159,13 @@ def render_action_sql(
     windowed: bool = False,
     siblings: Sequence[str] = (),
     program: Program | None = None,
+    fallback: bool = False,
 ) -> str:
     """The planning SQL for one action; its shape depends only on the spec and the program config (and
-    on whether an earlier completed plan bounds the entries or parent rows to read)."""
+    on whether an earlier completed plan bounds the entries or parent rows to read). `fallback`: the
+    statement that gives a message whose address proved dead a second row on the next channel."""
     structure = {
+        "fallback": fallback,
         "windowed": windowed,
         "siblings": bool(siblings),
         "frequency_cap": (program or load_program()).frequency_cap_for(spec) is not None,
@@ -194,7 +207,8 @@ def plan_action(
     """Insert the ledger rows of one action that are due on run_date; reruns insert nothing.
     `previous` bounds what is read to what it did not plan; `siblings`: the other arm's first
     steps when the action starts a branch arm. A message step first decides its deferred rows again
-    (they go before the day's new ones): expired past their window, pending when they fit today."""
+    (they go before the day's new ones): expired past their window, pending when they fit today; a step with a
+    channel order then gives each of its messages whose address proved dead one fallback row (channel_attempt 2)."""
     program = program or load_program()
     valid_days = program.valid_days_for(action)
     cap = program.frequency_cap_for(spec)
@@ -216,6 +230,7 @@ def plan_action(
         "priority": spec.policies.priority,
         "valid_days": valid_days,
         "over_limit": "deferred" if valid_days > 0 else "suppressed",
+        "dead_address_reasons": list(DEAD_ADDRESS_REASONS),
     }
     if cap is not None:
         params["cap_messages"] = cap.max_messages
@@ -223,6 +238,9 @@ def plan_action(
     if action.kind == "message":
         conn.execute(query("ledger/expire_deferred.sql"), params)
         conn.execute(query("ledger/release_deferred.sql", structure={"frequency_cap": cap is not None}), params)
+    if action.kind == "message" and len(action.channels) > 1:
+        fallback_sql = render_action_sql(spec, action, previous is not None, siblings, program, fallback=True)
+        conn.execute(fallback_sql, params)
     sql_text = render_action_sql(spec, action, previous is not None, siblings, program)
     inserted = conn.execute(sql_text, params).rowcount
     if inserted >= ANALYZE_AFTER_ROWS:  # fresh statistics, or the planner self-joins the ledger by nested loop

@@ -39,10 +39,21 @@ def _plan_action_renderings() -> Iterator[tuple[str, str]]:
             for windowed in (False, True):
                 text = render_action_sql(spec, action, windowed, branch_siblings(actions, action))
                 yield f"{spec.id}/{action.step_id}{', windowed' if windowed else ''}", text
-    # No shipped workflow routes by the preferred channel yet: the shape is linted on win_back's step.
+    # No shipped workflow routes by the preferred channel yet: the shape is linted on win_back's step, with its
+    # fallback statement (a step with a channel order).
     spec = load_spec(WORKFLOWS_DIR / "win_back.yml")
     action = replace(compile_journey(spec)[0], channels=("email", "sms", "push"), prefers=True)
     yield "win_back/email_1 as [preferred, email, sms, push]", render_action_sql(spec, action)
+    for windowed in (False, True):
+        text = render_action_sql(spec, action, windowed, fallback=True)
+        yield f"win_back/email_1 as [preferred, email, sms, push], fallback{', windowed' if windowed else ''}", text
+
+
+def _release_deferred_renderings() -> Iterator[tuple[str, str]]:
+    from loyalty.sql_files import query
+
+    for capped in (False, True):
+        yield f"frequency cap: {capped}", query("ledger/release_deferred.sql", structure={"frequency_cap": capped})
 
 
 def _audience_renderings() -> Iterator[tuple[str, str]]:
@@ -68,6 +79,7 @@ def _loader_apply_renderings() -> Iterator[tuple[str, str]]:
 
 RENDERINGS = {
     (SQL_DIR, "ledger/plan_action.sql"): _plan_action_renderings,
+    (SQL_DIR, "ledger/release_deferred.sql"): _release_deferred_renderings,
     (SQL_DIR, "quality/audience.sql"): _audience_renderings,
     (SQL_DIR, "ledger/contactable_channels.sql"): _contactable_renderings,
     (SQL_DIR, "loader/apply.sql"): _loader_apply_renderings,

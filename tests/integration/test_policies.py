@@ -5,15 +5,18 @@ expired), quiet hours (deferred, not dropped), global holdout, all configurable 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import partial
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from loyalty import ledger
 from loyalty.assignment import GlobalHoldout, global_holdout
 from loyalty.warehouse import connect
+from loyalty.webhooks.store import EventStore
 from loyalty_dev.services import Service
 
 from ._sends_support import (
@@ -288,6 +291,131 @@ class TestDeferral:
             make_audience(url, name, range(1, 2), run_date=day(1))
             plan(url, make_spec(tmp_path, name, "email", **extra), day(1))
             assert statuses(url, name) == {1: expected}, name
+
+
+def send_all(url: str, spec, run_date: dt.date, emulator_url: str) -> None:
+    with psycopg.connect(url) as conn:
+        batches = ledger.assign_batches(conn, spec, run_date)
+    for channel_batches in batches.values():
+        for batch in channel_batches:
+            ledger.send_batch(partial(connect, url), spec, batch, clients(emulator_url))
+
+
+def rows_by_attempt(url: str, workflow_id: str) -> dict[tuple[int, int], tuple[str, str]]:
+    """(customer, channel attempt) -> (channel, status)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """select customer_id, channel_attempt, channel, status from loyalty.send_ledger
+               where workflow_id = %s""",
+            [workflow_id],
+        ).fetchall()
+    return {(customer, attempt): (channel, status) for customer, attempt, channel, status in rows}
+
+
+class TestFallback:
+    def test_a_dead_address_falls_back_once_to_the_next_channel(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """Order [email, sms, push]. After D0's sends: customer 1's email hard-bounces (the receiver stores the
+        event), customer 2's number is invalid (Twilio 21211), customer 3's app was deleted (FCM UNREGISTERED),
+        customer 4 unsubscribes (an opt-out: never a fallback), customer 5 is fine. D0+1's plan gives 1 an SMS
+        and 2 a push (channel_attempt 2, never the failed channel); 3 has no other channel we may use, so
+        nothing. 2's push fails too: no third attempt, ever. Every address got at most one message."""
+        url, emulator = clean_warehouse, channels_emulator.url
+        spec = make_spec(tmp_path, "rescue", ["email", "sms", "push"])
+        make_audience(
+            url,
+            "rescue",
+            range(1, 6),
+            email_consent="customer_id not in (2, 3)",
+            sms_consent="customer_id <> 3",
+            phone="case when customer_id = 2 then '12345' else '+1555' || lpad(customer_id::text, 7, '0') end",
+        )
+        httpx.post(f"{emulator}/_emulator/push/tokens", json={"unregister": ["token-2", "token-3"]}).raise_for_status()
+        plan(url, spec)
+        send_all(url, spec, D0, emulator)
+        assert rows_by_attempt(url, "rescue") == {
+            (1, 1): ("email", "sent"),
+            (2, 1): ("sms", "failed"),
+            (3, 1): ("push", "failed"),
+            (4, 1): ("email", "sent"),
+            (5, 1): ("email", "sent"),
+        }
+        send_ids = {customer: row[4] for customer, row in ledger_rows(url, "rescue").items()}
+        events = [
+            {"event": "bounce", "type": "bounce", "email": "c1@example.com", "sg_event_id": "ev-bounce-1"},
+            {"event": "unsubscribe", "email": "c4@example.com", "sg_event_id": "ev-unsub-4"},
+        ]
+        store = EventStore(url)
+        try:
+            for event, customer in zip(events, (1, 4), strict=True):
+                record = {
+                    **event,
+                    "timestamp": 1780300000,
+                    "sg_message_id": f"m{customer}",
+                    "send_id": send_ids[customer],
+                }
+                store.ingest_sendgrid(json.dumps([record]))
+        finally:
+            store.close()
+        for offset in (1, 2, 3):
+            plan(url, spec, day(offset))
+            send_all(url, spec, day(offset), emulator)
+        assert rows_by_attempt(url, "rescue") == {
+            (1, 1): ("email", "sent"),
+            (1, 2): ("sms", "sent"),
+            (2, 1): ("sms", "failed"),
+            (2, 2): ("push", "failed"),
+            (3, 1): ("push", "failed"),
+            (4, 1): ("email", "sent"),
+            (5, 1): ("email", "sent"),
+        }
+        assert sorted(m["to"] for m in emulator_messages(emulator, "sms")) == ["+15550000001"]
+        emails = sorted(m["to"] for m in emulator_messages(emulator, "email"))
+        assert emails == ["c1@example.com", "c4@example.com", "c5@example.com"]
+
+    def test_the_journey_goes_on_from_the_fallback(
+        self, clean_warehouse: str, tmp_path: Path, channels_emulator: Service
+    ) -> None:
+        """hello [email, sms], a day's wait, then again: customer 1's email bounces, so their next step waits a day
+        after the SMS fallback (planned D0+2), not after the bounced email (D0+1, as customer 2's)."""
+        url, emulator = clean_warehouse, channels_emulator.url
+        steps = [
+            {"id": "hello", "type": "message", "channel": ["email", "sms"]},
+            {"type": "wait", "days": 1},
+            {"id": "again", "type": "message", "channel": "sms"},
+        ]
+        experiment = {
+            "salt": "s",
+            "holdout_pct": 0.0,
+            "variants": [{"id": "a", "weight": 1.0, "templates": {"hello": TEMPLATE, "again": TEMPLATE}}],
+        }
+        spec = make_spec(tmp_path, "onward", "email", steps=steps, experiment=experiment)
+        make_audience(url, "onward", range(1, 3))
+        plan(url, spec)
+        send_all(url, spec, D0, emulator)
+        bounce = {"event": "bounce", "type": "bounce", "email": "c1@example.com", "sg_event_id": "ev-bounce-1"}
+        bounce |= {"timestamp": 1780300000, "sg_message_id": "m1", "send_id": ledger_rows(url, "onward")[1][4]}
+        store = EventStore(url)
+        try:
+            store.ingest_sendgrid(json.dumps([bounce]))
+        finally:
+            store.close()
+        for offset in (1, 2):
+            plan(url, spec, day(offset))
+            send_all(url, spec, day(offset), emulator)
+        with psycopg.connect(url) as conn:
+            planned = conn.execute(
+                """select customer_id, step_id, channel_attempt, channel, run_date, status from loyalty.send_ledger
+                   where workflow_id = 'onward' order by customer_id, run_date, step_id"""
+            ).fetchall()
+        assert planned == [
+            (1, "hello", 1, "email", D0, "sent"),
+            (1, "hello", 2, "sms", day(1), "sent"),
+            (1, "again", 1, "sms", day(2), "sent"),
+            (2, "hello", 1, "email", D0, "sent"),
+            (2, "again", 1, "sms", day(1), "sent"),
+        ]
 
 
 class TestQuietHours:

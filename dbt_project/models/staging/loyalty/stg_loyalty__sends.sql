@@ -14,6 +14,7 @@ renamed as (
         step_id,
         customer_id,
         cycle_key,
+        channel_attempt,
         run_date,
         variant,
         is_holdout,

@@ -8,7 +8,11 @@
     (`contact_columns`: loyalty.specs.CHANNEL_CONSENT) and on loyalty.contactability as it is now, so
     an unsubscribe that arrived after the day's dbt build counts. Contact policies (plan_policies.sql)
     then decide which due rows are suppressed, with their reason. ON CONFLICT DO NOTHING keeps one
-    row per (workflow, step, customer, cycle). -#}
+    row per (workflow, step, customer, cycle, channel attempt).
+    With `fallback`, the candidates are instead this step's messages whose address proved dead since the
+    previous plan (plan_fallback's dead_sends: a hard bounce, a permanent SMS or push failure, not an
+    opt-out): each gets, once, a second row (channel_attempt 2) on the next channel of the order we may
+    use, never the one that failed; the step's conditions held for the first row and are not asked again. -#}
 {%- from "contact_permission.sql" import channel_has_consent, channel_is_contactable -%}
 {#- A branch is decided on what happened up to its decision day (the parent's run date + the wait
     before the branch), whatever day the plan runs: the same choice on time, late or in a backfill.
@@ -47,7 +51,52 @@ exists (
 {%- else -%}{{ address('due', channel) }}
 {%- endif -%}
 {%- endmacro -%}
-with candidates as (
+with {% if fallback %}dead_sends as (
+    -- Dead-address verdicts since the previous plan (all of them without one), each traced to the message
+    -- that found it: an event about a send (a hard bounce, a permanent SMS error callback) or the send's
+    -- own refusal (loyalty.ledger.record_outcomes writes 'ledger:<send_id>').
+    select
+        case
+            when verdict.source_event_id like 'ledger:%%' then substr(verdict.source_event_id, 8)
+            else verdict_event.send_id
+        end as send_id
+    from loyalty.contactability as verdict
+    left join raw.message_events as verdict_event
+        on verdict_event.event_id = verdict.source_event_id
+    where not verdict.is_contactable
+        and verdict.reason = any(%(dead_address_reasons)s)
+{%- if windowed %}
+        and verdict.updated_at >= %(planned_at)s::timestamptz - interval '1 hour'
+{%- endif %}
+),
+
+candidates as (
+    -- The step's first-attempt messages that met a dead address, within the step's validity window.
+    select
+        entry.customer_id,
+        entry.cycle_key,
+        entry.variant,
+        entry.is_holdout,
+        entry.is_global_holdout,
+        entry.context,
+        entry.entered_on,
+        failed.run_date as anchor_date,
+        failed.send_id as parent_send_id,
+        failed.channel as failed_channel
+    from dead_sends
+    inner join loyalty.send_ledger as failed
+        on failed.send_id = dead_sends.send_id
+    inner join loyalty.journey_entries as entry
+        on
+            failed.workflow_id = entry.workflow_id
+            and failed.customer_id = entry.customer_id
+            and failed.cycle_key = entry.cycle_key
+    where failed.workflow_id = %(workflow_id)s
+        and failed.step_id = %(step_id)s
+        and failed.channel_attempt = 1
+        and failed.status in ('sent', 'failed')
+        and failed.run_date + greatest(%(valid_days)s::int, 1) >= %(run_date)s
+{%- else %}candidates as (
 {%- if first %}
     -- The first action: anchored on journey entry; holdout customers get a row too (never sent).
     select
@@ -93,6 +142,16 @@ with candidates as (
         and parent.step_id = any(%(parent_steps)s)
         and parent.status = 'sent'
         and parent.run_date + %(delay_days)s::int <= %(run_date)s
+        -- A message followed by a fallback on another channel: the journey goes on from the fallback.
+        and not exists (
+            select 1
+            from loyalty.send_ledger as fallback
+            where fallback.workflow_id = parent.workflow_id
+                and fallback.step_id = parent.step_id
+                and fallback.customer_id = parent.customer_id
+                and fallback.cycle_key = parent.cycle_key
+                and fallback.channel_attempt > parent.channel_attempt
+        )
 {%- if windowed %}
         -- Not the step's whole history: the plan of planned_through took every parent row due by
         -- then; what is left fell due since (or is still waiting for its until-event), or was sent
@@ -104,18 +163,20 @@ with candidates as (
         )
 {%- endif %}
 {%- endif %}
+{%- endif %}
 ),
 
 due as (
     select candidates.*
     from candidates
     where true
-{%- if condition == 'purchased' %}
+{%- if fallback %}
+{%- elif condition == 'purchased' %}
         and {% if condition_negated %}not {% endif %}{{ purchased_since_anchor(decision_day) }}
 {%- elif condition %}
         and {% if condition_negated %}not {% endif %}{{ event_exists('condition_events', decision_day) }}
 {%- endif %}
-{%- if siblings %}
+{%- if siblings and not fallback %}
         -- One arm per customer: not when the branch's other arm already has a row (an event reported
         -- after the decision day must not add the arm it would have chosen).
         and not exists (
@@ -127,7 +188,8 @@ due as (
                 and other_arm.cycle_key = candidates.cycle_key
         )
 {%- endif %}
-{%- if until == 'purchased' %}
+{%- if fallback %}
+{%- elif until == 'purchased' %}
         and {{ purchased_since_anchor(run_day) }}
         and %(run_date)s <= candidates.anchor_date + %(until_max_days)s::int
 {%- elif until %}
@@ -190,6 +252,9 @@ channel_chosen as (
             when
                 checked.context ->> 'preferred_channel' = '{{ channel }}'
                 and {{ channel_is_contactable(consent(channel), address('checked', channel), 'checked.is_' ~ channel ~ '_suppressed') }}  -- noqa: LT05
+{%- if fallback %}
+                and checked.failed_channel <> '{{ channel }}'
+{%- endif %}
                 then '{{ channel }}'
 {%- endfor %}
 {%- endif %}
@@ -199,6 +264,9 @@ channel_chosen as (
 {%- else %}
             when
                 {{ channel_is_contactable(consent(channel), address('checked', channel), 'checked.is_' ~ channel ~ '_suppressed') }}  -- noqa: LT05
+{%- if fallback %}
+                and checked.failed_channel <> '{{ channel }}'
+{%- endif %}
                 then '{{ channel }}'
 {%- endif %}
 {%- endfor %}
@@ -239,10 +307,15 @@ routed as (
     entry, and the claim reads it from there by the entry's key (workflow, customer, cycle). #}
 insert into loyalty.send_ledger (
     send_id, workflow_id, step_id, customer_id, cycle_key, run_date, variant, is_holdout,
-    channel, recipient, status, status_reason, priority, valid_until
+    channel, recipient, status, status_reason, priority, valid_until, channel_attempt
 )
 select
+{%- if fallback %}
+    md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key || ':2')
+        as send_id,
+{%- else %}
     md5(%(workflow_id)s || ':' || %(step_id)s || ':' || decided.customer_id || ':' || decided.cycle_key) as send_id,
+{%- endif %}
     %(workflow_id)s,
     %(step_id)s,
     decided.customer_id,
@@ -256,6 +329,10 @@ select
     decided.status_reason,
     %(priority)s,
     -- The last run date a message may go out on (a deferred one included); none for a reward.
-    case when decided.channel <> 'reward' then %(run_date)s::date + %(valid_days)s::int end as valid_until
+    case when decided.channel <> 'reward' then %(run_date)s::date + %(valid_days)s::int end as valid_until,
+    {{ 2 if fallback else 1 }} as channel_attempt
 from decided
-on conflict (workflow_id, step_id, customer_id, cycle_key) do nothing
+{%- if fallback %}
+where decided.channel is not null  -- no other channel we may use: the failed message stays the step's only one
+{%- endif %}
+on conflict (workflow_id, step_id, customer_id, cycle_key, channel_attempt) do nothing
