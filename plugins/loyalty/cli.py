@@ -198,8 +198,11 @@ def report_command(
     with warehouse.connect() as conn:
         figures = report.fetch_report(conn) if html or format == "json" else None
         rows = figures["workflows"] if figures else report.fetch_results(conn)
+        channels = figures["channels"] if figures else report.fetch_channels(conn)
     if figures is None:  # neither --html nor json
         console.print(report.render_table(rows))
+        if channels:
+            console.print(report.render_channel_table(channels))
     elif html:
         from loyalty.report.html import render_html
 

@@ -1,10 +1,11 @@
 """The send ledger: enter journeys, plan every due step, claim rows, record what providers said.
 
 Guarantees (docs/guarantees.md): one row per (workflow, step, customer, cycle) — and one fallback row on
-another channel after a dead address — written before any request; a row is claimed (pending -> sending) in its own committed transaction before its
-request; a row found in `sending` is never resent blindly: it is looked up at the provider and
-becomes `sent` (the provider has it), `pending` again (the provider's authoritative lookup says
-it never arrived, and the claim is older than the grace period) or `unknown` (reported).
+another channel after a dead address — written before any request; a row is claimed (pending -> sending)
+in its own committed transaction before its request; a row found in `sending` is never resent blindly:
+it is looked up at the provider and becomes `sent` (the provider has it), `pending` again (the
+provider's authoritative lookup says it never arrived, and the claim is older than the grace period) or
+`unknown` (reported).
 
 Only this module writes loyalty.send_ledger (its statements are loyalty/sql/ledger/*.sql; others, e.g. the
 audience gate's suppression, call it): tests/unit/test_sql_files.py::TestWrites fails otherwise.

@@ -155,13 +155,15 @@ def send(
     url: str,
     batch_id: str,
     grace_seconds: float = ledger.RECONCILE_GRACE_S,
+    now: dt.datetime | None = None,
     **channels: ledger.Sender | None,
 ) -> dict[str, int]:
-    """Send one batch with the channel clients given (email=, sms=, push=); see ledger.send_batch."""
+    """Send one batch with the channel clients given (email=, sms=, push=); see ledger.send_batch. `now`: the
+    moment quiet hours are judged at (default: the clock; a simulation passes its own)."""
     spec = load_spec(spec_path)
     senders = senders_for(spec, **channels)
     try:
-        result = ledger.send_batch(partial(connect, url), spec, batch_id, senders, grace_seconds=grace_seconds)
+        result = ledger.send_batch(partial(connect, url), spec, batch_id, senders, now=now, grace_seconds=grace_seconds)
     finally:
         for sender in senders.values():
             sender.close()

@@ -104,7 +104,7 @@ def demo(
     if mapping is not None:
         demo_on_data(mapping, run_date.date() if run_date else None, workflow)
         return
-    from loyalty import report
+    from loyalty import report, warehouse
     from loyalty_dev.demo import DemoConfig, run_demo, truth_lines
     from loyalty_dev.local_airflow import airflow_home
     from loyalty_dev.simulation import GeneratorConfig
@@ -113,6 +113,8 @@ def demo(
     cfg = DemoConfig(GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
     rows = run_demo(cfg, progress=lambda line: console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {line}"))
     console.print(report.render_table(rows))
+    with warehouse.connect() as conn:
+        console.print(report.render_channel_table(report.fetch_channels(conn)))
     for line in truth_lines(rows):
         console.print(line)
     console.print(f"finished in {(dt.datetime.now() - started).total_seconds():.0f}s")

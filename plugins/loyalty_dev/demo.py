@@ -65,7 +65,18 @@ class Stack:
 def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
     """Emulator first (it owns the signing key), then the receiver with that key, then wire them."""
     emulator = start_service(
-        "emulator", ["loyalty_dev.emulator", "--port", "0", "--seed", str(seed), "--api-key", EMULATOR_API_KEY]
+        "emulator",
+        [
+            "loyalty_dev.emulator",
+            *("--port", "0", "--seed", str(seed), "--api-key", EMULATOR_API_KEY),
+            *(
+                "--twilio-auth-token",
+                local_airflow.LOCAL_TWILIO_TOKEN,
+                "--fcm-access-token",
+                local_airflow.LOCAL_FCM_TOKEN,
+            ),
+            *("--push-secret", local_airflow.LOCAL_PUSH_SECRET),
+        ],
     )
     stack.callback(emulator.stop)
     key = httpx.get(
@@ -81,6 +92,8 @@ def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
             "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY": key,
             "LOYALTY_APP_EVENTS_SECRET": APP_EVENTS_SECRET,
             "LOYALTY_UNSUBSCRIBE_SECRET": local_airflow.LOCAL_UNSUBSCRIBE_SECRET,
+            "LOYALTY_TWILIO_AUTH_TOKEN": local_airflow.LOCAL_TWILIO_TOKEN,
+            "LOYALTY_PUSH_WEBHOOK_SECRET": local_airflow.LOCAL_PUSH_SECRET,
         },
     )
     stack.callback(receiver.stop)
@@ -90,7 +103,14 @@ def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
         json={"enabled": True, "url": f"{receiver.url}/webhooks/sendgrid"},
         timeout=10,
     ).raise_for_status()
-    env = local_airflow.airflow_env(warehouse_url, sendgrid_host=emulator.url, sendgrid_key=EMULATOR_API_KEY)
+    # Replies (STOP, PARAR...) and the app's push receipts go to the receiver too; status callbacks go where
+    # each message's StatusCallback says (the loyalty_twilio connection's, below).
+    targets = {"sms_inbound_url": "/webhooks/twilio/inbound", "push_receipt_url": "/webhooks/push"}
+    settings = {key: f"{receiver.url}{path}" for key, path in targets.items()}
+    httpx.post(f"{emulator.url}/_emulator/settings", json=settings, timeout=10).raise_for_status()
+    env = local_airflow.airflow_env(
+        warehouse_url, sendgrid_host=emulator.url, sendgrid_key=EMULATOR_API_KEY, webhooks_url=receiver.url
+    )
     env["LOYALTY_WEBHOOKS_PUBLIC_URL"] = receiver.url  # where the emails' unsubscribe links point
     return Stack(warehouse_url, emulator, receiver, env)
 

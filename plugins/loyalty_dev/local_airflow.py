@@ -23,6 +23,11 @@ class AirflowRunFailed(RuntimeError):
 
 
 LOCAL_UNSUBSCRIBE_SECRET = "local-unsubscribe-secret"  # noqa: S105  # signs the local stack's unsubscribe links
+LOCAL_TWILIO_TOKEN = "local-twilio-auth-token"  # noqa: S105  # the emulator's Twilio auth token (signs its callbacks)
+LOCAL_FCM_TOKEN = "local-fcm-access-token"  # noqa: S105  # the Bearer token the emulator's FCM accepts
+LOCAL_PUSH_SECRET = "local-push-receipt-secret"  # noqa: S105  # signs the emulated app's push receipts
+LOCAL_TWILIO_SID = "AC" + "0" * 32  # the emulator's default account
+LOCAL_FCM_PROJECT = "loyalty-local"
 # The email channel's links where a test or bench builds its own client (the local receiver's default address).
 LOCAL_UNSUBSCRIBE = UnsubscribeLinks("http://127.0.0.1:8090", LOCAL_UNSUBSCRIBE_SECRET, "unsubscribe@example.com")
 
@@ -33,8 +38,15 @@ def airflow_home() -> Path:
     return home
 
 
-def airflow_env(warehouse_url: str, sendgrid_host: str | None = None, sendgrid_key: str = "SG.local-emulator") -> dict:
-    """The environment every Airflow process of the project gets: home, DAGs, connections."""
+def airflow_env(
+    warehouse_url: str,
+    sendgrid_host: str | None = None,
+    sendgrid_key: str = "SG.local-emulator",
+    webhooks_url: str | None = None,
+) -> dict:
+    """The environment every Airflow process of the project gets: home, DAGs, connections. With an emulator
+    (`sendgrid_host`), every channel's connection points at it: SendGrid, Twilio (status callbacks to the
+    receiver at `webhooks_url`) and FCM."""
     env = {
         "AIRFLOW_HOME": str(airflow_home()),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
@@ -58,6 +70,24 @@ def airflow_env(warehouse_url: str, sendgrid_host: str | None = None, sendgrid_k
                     "lookup": "emulator",
                     "unsubscribe_secret": LOCAL_UNSUBSCRIBE_SECRET,  # the local receiver's (demo.start_stack)
                 },
+            }
+        )
+        receiver = (webhooks_url or "http://127.0.0.1:8090").rstrip("/")
+        env["AIRFLOW_CONN_LOYALTY_TWILIO"] = json.dumps(
+            {
+                "conn_type": "http",
+                "host": sendgrid_host,
+                "login": LOCAL_TWILIO_SID,
+                "password": LOCAL_TWILIO_TOKEN,
+                "extra": {"status_callback": f"{receiver}/webhooks/twilio/status", "lookup": "emulator"},
+            }
+        )
+        env["AIRFLOW_CONN_LOYALTY_FCM"] = json.dumps(
+            {
+                "conn_type": "http",
+                "host": sendgrid_host,
+                "password": LOCAL_FCM_TOKEN,
+                "extra": {"project_id": LOCAL_FCM_PROJECT, "lookup": "emulator"},
             }
         )
     return env

@@ -94,6 +94,32 @@ class TestGenerator:
         assert 10 <= len(first) <= 80  # ~10% of 400 persuaded: the draw is live, not all or nothing
         assert persuaded("b") == first
 
+    def test_an_sms_or_push_reaches_its_customer_through_the_ledger(self, clean_warehouse: str) -> None:
+        """An SMS or push record names only its send: the ledger row says whose it is and which workflow sent it,
+        so it persuades exactly like the email it stands for; a send the ledger does not know is ignored."""
+        day = SMALL.campaign_start
+        with psycopg.connect(clean_warehouse) as conn:
+            generate(conn, SMALL)
+            (customer_id,) = conn.execute(
+                "select customer_id from raw.customers order by customer_id limit 1"
+            ).fetchone()
+            conn.execute(
+                """insert into loyalty.send_ledger (send_id, workflow_id, step_id, customer_id, cycle_key, run_date,
+                       variant, is_holdout, channel, recipient, status)
+                   values ('s-sms', 'win_back', 'email_1', %(c)s, 'k', %(d)s, 'a', false, 'sms', '+1', 'sent'),
+                          ('s-push', 'birthday_reward', 'greeting', %(c)s, 'k', %(d)s, 'a', false, 'push', 't',
+                           'sent')""",
+                {"c": customer_id, "d": day},
+            )
+            messages = [
+                DeliveredMessage("SM1", "+1", None, day, "sms", send_id="s-sms"),
+                DeliveredMessage("push-1", "t", None, day, "push", send_id="s-push"),
+                DeliveredMessage("SM2", "+1", None, day, "sms", send_id="not-ours"),
+            ]
+            react_to_messages(conn, messages, seed=SMALL.seed)
+            rows = conn.execute("select message_key, customer_id, workflow_id from sim.reactions order by 1").fetchall()
+        assert rows == [("SM1", customer_id, "win_back"), ("push-1", customer_id, "birthday_reward")]
+
     def test_a_follow_up_delayed_by_the_campaign_cadence_is_the_same_exposure(self, clean_warehouse: str) -> None:
         """second_purchase's follow-up is due 5 days after the nudge; run every 3 days, it goes out on day
         6 and is still the same exposure (not a second chance to persuade); run daily, day 6 is a new one."""

@@ -46,6 +46,12 @@ class TestFetchReport:
             {"loyalty_tier": "bronze", "customers": 5, "revenue_365d": 10.0},
             {"loyalty_tier": "gold", "customers": 2, "revenue_365d": 50.0},
         ]
-        assert figures["program"]["months"] == figures["daily"] == figures["data_quality"]["suites"] == []
+        assert (
+            figures["program"]["months"]
+            == figures["daily"]
+            == figures["channels"]
+            == figures["data_quality"]["suites"]
+            == []
+        )
         assert figures["program"]["points_liability"] is None
         assert figures["data_quality"]["checks"] == 0

@@ -92,6 +92,34 @@ def figures() -> dict:
             }
             for week in range(3)
         ],
+        "channels": [
+            {
+                "workflow_id": "birthday_reward",
+                "channel": "sms",
+                "sent": 4321,
+                "delivered": 4190,
+                "opened": 0,
+                "clicked": 0,
+                "bounced": 0,
+                "failed": 17,
+                "deferred_waiting": 3,
+                "delivered_per_sent": 0.9697,
+                "clicked_per_delivered": 0.0,
+            },
+            {
+                "workflow_id": "birthday_reward",
+                "channel": "email",
+                "sent": 812,
+                "delivered": 788,
+                "opened": 301,
+                "clicked": 97,
+                "bounced": 24,
+                "failed": 0,
+                "deferred_waiting": 0,
+                "delivered_per_sent": 0.9704,
+                "clicked_per_delivered": 0.1231,
+            },
+        ],
         "daily": [
             {"run_date": dt.date(2026, 6, 1), "sent": 650, "delivered": 640, "opened": 210, "converted": 120},
             {"run_date": dt.date(2026, 6, 8), "sent": 30, "delivered": 28, "opened": 9, "converted": 4},
@@ -221,6 +249,13 @@ class TestHtmlReport:
         for text in ("9,150.00", "8,700.00", "1,020.50", "3,050.00", "610.00", "5,490.00", "3.0×"):
             assert text in page, text
 
+    def test_shows_each_channels_funnel(self, figures: dict) -> None:
+        """Per workflow and channel: sent, delivered and its rate, clicks and theirs, failures and deferrals."""
+        page = render_html(figures)
+        assert "Per channel" in page
+        for text in ("4,321", "4,190", "96.97%", "17", "812", "97", "12.31%"):
+            assert text in page, text
+
     def test_shows_the_points_liability(self, figures: dict) -> None:
         """The latest day of marts.metrics_points_liability: its value and the points outstanding, with the day."""
         page = render_html(figures)
@@ -273,6 +308,7 @@ class TestJson:
             "attribution",
             "objectives",
             "daily",
+            "channels",
             "program",
             "data_quality",
         }

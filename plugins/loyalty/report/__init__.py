@@ -2,10 +2,11 @@
 
 One row per workflow and arm of marts.metrics_workflow_variants (per journey entry): funnel, conversions,
 revenue, lift against the own holdout with its 95% interval, the A/B verdict (sample-ratio check, winner)
-and the objective's progress. The JSON carries every column of the mart, and the figures the dashboards
-show (`fetch_report`): A/B per variant, objectives, the daily trend, program KPIs, the points liability (its
-latest day, and per month), tiers, retention cohorts and data quality — the same numbers the Superset
-dashboards and `loyalty report --html` display, read from the same marts (the queries: loyalty/sql/report/).
+and the objective's progress. The JSON carries every column of the mart, and the figures the dashboards show
+(`fetch_report`): A/B per variant, objectives, the daily trend, each channel's funnel, program KPIs, the
+points liability (its latest day, and per month), tiers, retention cohorts and data quality — the same
+numbers the Superset dashboards and `loyalty report --html` display, read from the same marts (the queries:
+loyalty/sql/report/).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ QUERIES = {
     "attribution": ("marts.metrics_workflow_attribution", "report/workflow_attribution.sql"),
     "objectives": ("marts.metrics_workflow_objectives", "report/workflow_objectives.sql"),
     "daily": ("marts.metrics_workflow_funnel", "report/daily_funnel.sql"),
+    "channels": ("marts.metrics_workflow_funnel", "report/channel_funnel.sql"),
     "tiers": ("marts.metrics_loyalty_tiers", "report/loyalty_tiers.sql"),
     "retention": ("marts.metrics_retention_cohorts", "report/retention_cohorts.sql"),
 }
@@ -98,6 +100,7 @@ def fetch_report(conn: psycopg.Connection) -> Report:
         "attribution": figures["attribution"],
         "objectives": figures["objectives"],
         "daily": figures["daily"],
+        "channels": figures["channels"],
         "program": {
             "revenue": sum(row["revenue"] or 0 for row in kpis),
             "orders": sum(row["orders"] or 0 for row in kpis),
@@ -170,6 +173,37 @@ def render_table(rows: list[Row]) -> Table:
             _objective(row),
         )
     return table
+
+
+def fetch_channels(conn: psycopg.Connection) -> list[Row]:
+    """Per workflow and channel: sent, delivered, opened, clicked, bounced, failed, deferred, with rates."""
+    relation, name = QUERIES["channels"]
+    return _rows(conn, name) if _built(conn, [relation]) else []
+
+
+def render_channel_table(rows: list[Row]) -> Table:
+    """A rich Table for the terminal: one line per workflow and channel (treated arms)."""
+    from rich.table import Table
+
+    table = Table(title="Per channel (treated arms): what went out and what came back")
+    columns = ("workflow", "channel", "sent", "delivered", "deliv./sent", "opened", "clicked", "click/deliv.")
+    for header in (*columns, "bounced", "failed", "deferred"):
+        table.add_column(header, justify="left" if header in {"workflow", "channel"} else "right")
+    for row in rows:
+        table.add_row(
+            row["workflow_id"],
+            row["channel"],
+            *(f"{row[key]:,}" for key in ("sent", "delivered")),
+            _rate(row["delivered_per_sent"]),
+            *(f"{row[key]:,}" for key in ("opened", "clicked")),
+            _rate(row["clicked_per_delivered"]),
+            *(f"{row[key]:,}" for key in ("bounced", "failed", "deferred_waiting")),
+        )
+    return table
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 def _objective(row: Row) -> str:

@@ -41,5 +41,6 @@ class Report(TypedDict):
     attribution: list[Row]
     objectives: list[Row]
     daily: list[Row]
+    channels: list[Row]  # per workflow and channel (treated arms): report/channel_funnel.sql
     program: ProgramFigures
     data_quality: DataQualityFigures

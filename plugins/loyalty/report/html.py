@@ -268,6 +268,29 @@ def render_html(report: Report, generated_at: dt.datetime | None = None) -> str:
                 ],
             )
         )
+        channels = report.get("channels") or []
+        if channels:
+            parts.append(
+                "<h3>Per channel</h3>"
+                '<p class="note">The treated arms\' messages per workflow and channel: what went out, what the '
+                "providers and apps reported back, what failed for good and what still waits for a day under the "
+                "frequency cap.</p>"
+            )
+            parts.append(
+                _table(
+                    channels,
+                    [
+                        ("workflow", "workflow_id", _text),
+                        ("channel", "channel", _text),
+                        *[(key, key, _count) for key in ("sent", "delivered")],
+                        ("delivered ÷ sent", "delivered_per_sent", _pct),
+                        *[(key, key, _count) for key in ("opened", "clicked")],
+                        ("clicked ÷ delivered", "clicked_per_delivered", _pct),
+                        *[(key, key, _count) for key in ("bounced", "failed")],
+                        ("deferred", "deferred_waiting", _count),
+                    ],
+                )
+            )
         attribution = report.get("attribution") or []
         if attribution:
             parts.append(

@@ -47,12 +47,18 @@ def advance_to(conn: psycopg.Connection, day: dt.date) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class DeliveredMessage:
-    """What a customer's inbox knows: who got it, which campaign it belongs to, when."""
+    """What a customer's inbox or phone knows: who got it, which campaign it belongs to, when.
+
+    An email names its campaign (its categories) and is matched to the customer by address; an SMS or a
+    push names only the send (its status callback, its data payload), which the ledger ties to the
+    workflow and the customer (`workflow_id` None until then)."""
 
     message_key: str
-    email: str
-    workflow_id: str
+    address: str
+    workflow_id: str | None
     delivered_on: dt.date
+    channel: str = "email"
+    send_id: str | None = None
 
 
 def _uniform(*parts: object) -> float:
@@ -62,21 +68,53 @@ def _uniform(*parts: object) -> float:
 
 
 def delivered_messages_from_emulator(emulator_url: str) -> list[DeliveredMessage]:
-    """Read the emulator's record of delivered emails (its introspection API)."""
-    response = httpx.get(f"{emulator_url}/_emulator/messages", params={"channel": "email"}, timeout=60)
-    response.raise_for_status()
-    return list(_delivered(response.json()))
+    """Read the emulator's record of delivered emails, SMS and push messages (its introspection API)."""
+    found: list[DeliveredMessage] = []
+    for channel in ("email", "sms", "push"):
+        response = httpx.get(f"{emulator_url}/_emulator/messages", params={"channel": channel}, timeout=60)
+        response.raise_for_status()
+        found += _delivered(response.json(), channel)
+    return found
 
 
-def _delivered(records: Iterable[Mapping[str, Any]]) -> Iterable[DeliveredMessage]:
+def _delivered(records: Iterable[Mapping[str, Any]], channel: str) -> list[DeliveredMessage]:
+    found = []
     for record in records:
         if not record.get("delivered"):
             continue
-        workflow = next((c for c in record.get("categories") or [] if c in TRUTH), None)
-        if workflow is None:
-            continue
         delivered_at = dt.datetime.fromtimestamp(int(record["events"]["delivered"]), tz=dt.UTC)
-        yield DeliveredMessage(record["sg_message_id"], record["to"], workflow, delivered_at.date())
+        if channel == "email":
+            workflow = next((c for c in record.get("categories") or [] if c in TRUTH), None)
+            if workflow is not None:
+                found.append(DeliveredMessage(record["sg_message_id"], record["to"], workflow, delivered_at.date()))
+        elif record.get("send_id"):
+            key = record["sid"] if channel == "sms" else record["name"]
+            found.append(
+                DeliveredMessage(key, record["to"], None, delivered_at.date(), channel, send_id=record["send_id"])
+            )
+    return found
+
+
+def _whose(conn: psycopg.Connection, messages: list[DeliveredMessage]) -> dict[str, tuple[int, str]]:
+    """message key -> (customer, workflow): emails by address, SMS and push through their send's ledger row."""
+    emails = sorted({m.address for m in messages if m.channel == "email"})
+    by_email: dict[str, int] = dict(
+        conn.execute("select email, customer_id from raw.customers where email = any(%s)", [emails]).fetchall()
+    )
+    send_ids = [m.send_id for m in messages if m.send_id]
+    by_send = {
+        send_id: (customer_id, workflow_id)
+        for send_id, customer_id, workflow_id in conn.execute(
+            "select send_id, customer_id, workflow_id from loyalty.send_ledger where send_id = any(%s)", [send_ids]
+        )
+    }
+    whose = {}
+    for message in messages:
+        if message.channel == "email" and message.address in by_email and message.workflow_id:
+            whose[message.message_key] = (by_email[message.address], message.workflow_id)
+        elif message.send_id in by_send and by_send[message.send_id][1] in TRUTH:
+            whose[message.message_key] = by_send[message.send_id]
+    return whose
 
 
 def react_to_messages(
@@ -94,12 +132,7 @@ def react_to_messages(
     messages = list(messages)
     if not messages:
         return 0
-    customer_ids: dict[str, int] = dict(
-        conn.execute(
-            "select email, customer_id from raw.customers where email = any(%s)",
-            [sorted({m.email for m in messages})],
-        ).fetchall()
-    )
+    whose = _whose(conn, messages)
     decided = {row[0] for row in conn.execute("select message_key from sim.reactions").fetchall()}
     episodes = {
         (workflow_id, customer_id): started
@@ -110,15 +143,15 @@ def react_to_messages(
     }
     reactions, orders = [], []
     for message in sorted(messages, key=lambda m: (m.delivered_on, m.message_key)):
-        customer_id = customer_ids.get(message.email)
-        if customer_id is None or message.message_key in decided:
+        if message.message_key not in whose or message.message_key in decided:
             continue
-        truth = TRUTH[message.workflow_id]
-        started = episodes.get((message.workflow_id, customer_id))
+        customer_id, workflow_id = whose[message.message_key]
+        truth = TRUTH[workflow_id]
+        started = episodes.get((workflow_id, customer_id))
         counted = started is None or (message.delivered_on - started).days > truth.episode_days(run_every_days)
         # The draws are keyed by who got which workflow's message on which day, not by the provider's
         # message id: that id depends on the order of the requests, and the campaign must not.
-        exposure = (message.workflow_id, customer_id, message.delivered_on)
+        exposure = (workflow_id, customer_id, message.delivered_on)
         persuaded = counted and _uniform(seed, "persuade", *exposure) < truth.persuasion_rate
         order_id = None
         if persuaded:
@@ -127,12 +160,12 @@ def react_to_messages(
             ordered_at = dt.datetime.combine(
                 message.delivered_on + dt.timedelta(days=lag), dt.time(hour), tzinfo=dt.UTC
             )
-            order_id = f"P-{message.workflow_id}-{message.message_key}"
+            order_id = f"P-{workflow_id}-{message.message_key}"
             orders.append((order_id, customer_id, ordered_at))
         if counted:
-            episodes[(message.workflow_id, customer_id)] = message.delivered_on
+            episodes[(workflow_id, customer_id)] = message.delivered_on
         reactions.append(
-            (message.message_key, customer_id, message.workflow_id, message.delivered_on, persuaded, order_id, counted)
+            (message.message_key, customer_id, workflow_id, message.delivered_on, persuaded, order_id, counted)
         )
         decided.add(message.message_key)
     with conn.cursor() as cur:
