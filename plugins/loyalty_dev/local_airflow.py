@@ -96,21 +96,17 @@ def airflow_env(
 def run_airflow(args: list[str], env: dict[str, str], log_name: str) -> str:
     """Run `airflow <args>`; raise AirflowRunFailed with the log path when it fails."""
     binary = Path(sys.executable).with_name("airflow")
+    return _run_logged([str(binary), *args], env, log_name, f"airflow {' '.join(args)}")
+
+
+def _run_logged(command: list[str], env: dict[str, str], log_name: str, what: str) -> str:
     log_path = state_dir() / "logs" / f"{log_name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    completed = subprocess.run(
-        [str(binary), *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    completed = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, check=False)
     log_path.write_text(completed.stdout + completed.stderr)
     if completed.returncode != 0:
         tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-15:])
-        raise AirflowRunFailed(
-            f"airflow {' '.join(args)} failed (exit {completed.returncode}); log: {log_path}\n{tail}"
-        )
+        raise AirflowRunFailed(f"{what} failed (exit {completed.returncode}); log: {log_path}\n{tail}")
     return completed.stdout
 
 
@@ -119,6 +115,13 @@ def prepare(env: dict[str, str], pools: dict[str, int]) -> None:
     run_airflow(["db", "migrate"], env, "airflow-db-migrate")
     for pool, slots in pools.items():
         run_airflow(["pools", "set", pool, str(slots), f"{pool} sends"], env, f"airflow-pool-{pool}")
+
+
+def dags_test_many(dag_ids: list[str], day: dt.date, env: dict[str, str]) -> str:
+    """Real DAG runs of several DAGs for one logical date, in order, in one Airflow process
+    (loyalty_dev.dag_runs: Airflow's start-up paid once, not per DAG); raises on the first failure."""
+    command = [sys.executable, "-m", "loyalty_dev.dag_runs", day.isoformat(), *dag_ids]
+    return _run_logged(command, env, f"dags-{day.isoformat()}", f"DAG runs of {day}")
 
 
 def dags_test(dag_id: str, day: dt.date, env: dict[str, str], conf: dict | None = None) -> str:
