@@ -24,9 +24,10 @@ from loyalty import report
 from loyalty.ledger import DEAD_ADDRESS_REASONS
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import compile_journey, load_spec, spec_paths
+from loyalty.unsubscribe import UnsubscribeLinks
 from loyalty_dev import local_airflow
 from loyalty_dev.demo import CHANNEL_POOLS, DemoConfig, Stack, prepare_world, start_stack, world_moves
-from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
+from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE_SECRET
 from loyalty_dev.simulation import GeneratorConfig
 
 from ..conftest import empty_app_tables, mkdir
@@ -127,10 +128,12 @@ def test_every_channel_carried_messages_and_each_reached_the_provider_once(week:
 
 
 def test_every_email_carries_the_one_click_unsubscribe(week: Week) -> None:
+    links = UnsubscribeLinks(week.stack.receiver.url, LOCAL_UNSUBSCRIBE_SECRET, "unsubscribe@example.com")
     emails = emulator_state(week.stack, "messages?channel=email")
-    assert emails
+    assert {message["categories"][1] for message in emails} >= {"win_back", "birthday_reward"}
     for message in emails:
-        assert message["headers"] == UNSUBSCRIBE.headers(message["send_id"]), message["categories"]
+        assert message["headers"] == links.headers(message["send_id"]), message["categories"]
+        assert f"href='{links.url(message['send_id'])}'" in message["html"], message["categories"]
 
 
 def test_nothing_reaches_a_number_after_stop_parar_or_cancelar(week: Week) -> None:
