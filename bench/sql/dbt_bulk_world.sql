@@ -21,7 +21,7 @@ from generate_series(1, %(products)s) as product_id;
 
 insert into raw.customers (
     customer_id, email, phone, first_name, locale, timezone, birthday, signup_at,
-    email_consent, sms_consent, push_consent, loaded_at
+    email_consent, sms_consent, push_consent, push_token, loaded_at
 )
 select
     customer_id,
@@ -35,6 +35,7 @@ select
     customer_id %% 10 <> 0,
     customer_id %% 3 = 0,
     customer_id %% 5 = 0,
+    case when customer_id %% 5 = 0 then 'fcm-' || customer_id || '-' || md5(customer_id::text) end,  -- the app
     date_trunc('day', signed_up_at) + interval '1 day 1 hour'
 from (
     select

@@ -1,6 +1,7 @@
 {% macro contact_columns(relation) -%}
 {#- The address, consent and routing columns every eligibility model hands the send ledger: the
-    channel router reads them from the audience row (see plugins/loyalty/sql/plan_action.sql). -#}
+    channel router reads them from the audience row (see plugins/loyalty/sql/plan_action.sql). The
+    addresses: email, phone and push_token (the FCM registration token of the customer's app). -#}
 {{ relation }}.email,
         {{ relation }}.phone,
         {{ relation }}.first_name,
@@ -9,6 +10,7 @@
         {{ relation }}.email_consent,
         {{ relation }}.sms_consent,
         {{ relation }}.push_consent,
+        {{ relation }}.push_token,
         {{ relation }}.preferred_channel
 {%- endmacro %}
 

@@ -31,6 +31,15 @@
 {%- endmacro %}
 
 {#
+    An FCM registration token (the app install's push address): any text of at most
+    `push_token_max_length` (4096) characters after trim; blank is null already. FCM's are about 160: a
+    longer value is not a token but, say, a payload written into the column.
+#}
+{% macro is_well_formed_push_token(column) -%}
+    ({{ dbt.length(column) }} <= {{ var('push_token_max_length') }})
+{%- endmacro %}
+
+{#
     A timestamp later than the moment its row reached the warehouse (plus a tolerance for clocks
     that run ahead) describes something that has not happened yet: the row is quarantined.
 #}

@@ -14,6 +14,7 @@ import pytest
 from loyalty.dbt import run_dbt
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import load_spec, spec_paths
+from loyalty_dev.simulation import GeneratorConfig, generate
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,7 @@ AUDIENCE_COLUMNS = {
     "email_consent": "boolean",
     "sms_consent": "boolean",
     "push_consent": "boolean",
+    "push_token": "text",
 }
 # Every audience a shipped workflow reads: a new workflow's model is checked without editing this file.
 ELIGIBILITY_MODELS = sorted({load_spec(path).audience.model for path in spec_paths(WORKFLOWS_DIR)})
@@ -108,6 +110,43 @@ def test_app_event_features_and_nps_on_the_small_world(dbt_warehouse: str) -> No
     assert _rows(
         dbt_warehouse, "select respondents, nps::float from marts.metrics_nps_by_segment where segment = 'all_segments'"
     ) == [(1, 100.0)]
+
+
+def test_push_tokens_of_the_generated_world(dbt_warehouse: str) -> None:
+    """The synthetic retailer's app installs reach dim_customers: every customer with push consent has a
+    push_token and may be pushed to; one with the app but no consent may not. An FCM UNREGISTERED for a
+    token (loyalty.contactability, channel push, address = the token) turns push off for that token only:
+    the dead token of another customer's earlier install leaves their current one contactable."""
+    world = GeneratorConfig(customers=400, products=20, seed=5, history_days=60, campaign_days=7)
+    run_date = world.campaign_start - dt.timedelta(days=1)
+    with psycopg.connect(dbt_warehouse) as conn:
+        generate(conn, world)
+        (dead_customer, dead_token), (reinstalled, _) = conn.execute(
+            "select customer_id, push_token from raw.customers where push_consent order by customer_id limit 2"
+        ).fetchall()
+        conn.execute(
+            """insert into loyalty.contactability
+                   (channel, address, customer_id, is_contactable, reason, source_event_id, changed_at)
+               values ('push', %s, %s, false, 'fcm_unregistered', 'e-dead', %s),
+                      ('push', 'fcm-old-install', %s, false, 'fcm_unregistered', 'e-old', %s)""",
+            [dead_token, dead_customer, run_date, reinstalled, run_date],
+        )
+    run_dbt(
+        ["build", "--indirect-selection", "cautious", "--select", "+dim_customers"], dbt_warehouse, run_date=run_date
+    )
+
+    customers = _rows(
+        dbt_warehouse,
+        f"""select customer_id, push_consent, push_token, is_push_contactable from marts.dim_customers
+            where run_date = '{run_date}'""",
+    )
+    consenting = [row for row in customers if row[1]]
+    app_only = [row for row in customers if not row[1] and row[2] is not None]
+    assert len(consenting) > 50 and len(app_only) > 50
+    assert all(token is not None for _, _, token, _ in consenting)
+    assert not any(contactable for _, _, _, contactable in app_only)
+    assert {customer_id for customer_id, *_, contactable in consenting if not contactable} == {dead_customer}
+    assert reinstalled in {customer_id for customer_id, *_ in consenting}
 
 
 @pytest.mark.parametrize("model", ELIGIBILITY_MODELS)

@@ -93,3 +93,29 @@ class TestLateArrivingData:
         run_dbt(FACTS, dbt_warehouse, run_date=DAY_1)
         assert "o1" not in _order_ids(dbt_warehouse)
         assert _rows(dbt_warehouse, "select count(*) from marts.fct_order_lines where order_id = 'o1'") == [(0,)]
+
+
+class TestNewColumns:
+    def test_a_dim_customers_built_before_push_token_gets_it(self, dbt_warehouse: str) -> None:
+        """A warehouse whose dim_customers predates push_token (dropped here to stand for it): the next run
+        appends the column (on_schema_change), last as in a new table, and fills it for the run date it
+        builds; the slice built before keeps a null."""
+        with psycopg.connect(dbt_warehouse) as conn:
+            conn.execute(SMALL_WORLD.read_text())
+            conn.execute("update raw.customers set push_consent = true, push_token = 'fcm-7' where customer_id = 7")
+        dim_customers = ["build", "--indirect-selection", "cautious", "--select", "+dim_customers"]
+        run_dbt(dim_customers, dbt_warehouse, run_date=DAY_1)
+        with psycopg.connect(dbt_warehouse) as conn:
+            conn.execute("alter table marts.dim_customers drop column push_token cascade")
+        run_dbt(dim_customers, dbt_warehouse, run_date=DAY_2)
+        assert _rows(
+            dbt_warehouse,
+            """select run_date, push_token, is_push_contactable from marts.dim_customers
+               where customer_id = 7 order by run_date""",
+        ) == [(DAY_1, None, True), (DAY_2, "fcm-7", True)]
+        (last_column,) = _rows(
+            dbt_warehouse,
+            """select column_name from information_schema.columns
+               where table_schema = 'marts' and table_name = 'dim_customers' order by ordinal_position desc limit 1""",
+        )
+        assert last_column == ("push_token",)

@@ -23,6 +23,9 @@ insert into raw.customers (customer_id, email, phone, first_name, signup_at, ema
  (101, 'not-an-email', '+15550000101', 'Mal', '2026-01-01 10:00+00', true, '2026-05-01 00:00+00'),
  (102, 'ok102@example.com', '555-0102', 'Pho', '2026-01-01 10:00+00', true, '2026-05-01 00:00+00'),
  (103, 'future@example.com', null, 'Fut', '2026-07-01 10:00+00', true, '2026-05-01 00:00+00');
+insert into raw.customers
+ (customer_id, email, first_name, signup_at, email_consent, push_consent, push_token, loaded_at) values
+ (104, 'ok104@example.com', 'Tok', '2026-01-01 10:00+00', true, true, repeat('x', 4097), '2026-05-01 00:00+00');
 insert into raw.orders (order_id, customer_id, ordered_at, status, order_total, loaded_at) values
  ('bad_null_customer', null, '2026-05-01 10:00+00', 'completed', 10, '2026-05-02 00:00+00'),
  ('bad_unknown_customer', 999, '2026-05-01 10:00+00', 'completed', 10, '2026-05-02 00:00+00'),
@@ -44,6 +47,7 @@ EXPECTED = {
     ("raw.customers", "101", "malformed_email", "value"),
     ("raw.customers", "102", "malformed_phone", "value"),
     ("raw.customers", "103", "future_timestamp", "row"),
+    ("raw.customers", "104", "malformed_push_token", "value"),
     ("raw.orders", "bad_null_customer", "null_customer_id", "row"),
     ("raw.orders", "bad_unknown_customer", "unknown_customer", "row"),
     ("raw.orders", "bad_future", "future_timestamp", "row"),
@@ -107,6 +111,10 @@ class TestQuarantine:
             bad_world,
             "select customer_id, email, phone from marts.dim_customers where customer_id in (101, 102, 103) order by 1",
         ) == [(101, None, "+15550000101"), (102, "ok102@example.com", None)]
+        # A push token over push_token_max_length is no address: no push, the customer stays.
+        assert _rows(
+            bad_world, "select email, push_token, is_push_contactable from marts.dim_customers where customer_id = 104"
+        ) == [("ok104@example.com", None, False)]
         # Customer 101 keeps its order (lifetime revenue counts it) but gets no email.
         assert _rows(bad_world, "select order_count from marts.dim_customers where customer_id = 101") == [(1,)]
         for table, mart in (("raw.orders", "marts.fct_orders"), ("raw.order_lines", "marts.fct_order_lines")):

@@ -179,6 +179,7 @@ RENDERINGS: list[tuple[str, str]] = [
     (EXPRESSION, "loyalty.bigquery__regexp_matches('email', '^[a-z]+$')"),
     (EXPRESSION, "loyalty.is_well_formed_email('email')"),
     (EXPRESSION, "loyalty.is_well_formed_phone('phone')"),
+    (EXPRESSION, "loyalty.is_well_formed_push_token('push_token')"),
     (EXPRESSION, "loyalty.is_in_the_future('ordered_at', 'loaded_at')"),
 ]
 # Macros that hand a value back to Jinja, not SQL (the SQL of the macros using it is linted above).

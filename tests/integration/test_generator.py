@@ -38,6 +38,31 @@ class TestGenerator:
             generate(conn, GeneratorConfig(**{**SMALL.__dict__, "seed": 4}))
         assert _fingerprint(clean_warehouse) != first
 
+    def test_app_install_tokens(self, clean_warehouse: str) -> None:
+        """Every customer with push consent has an FCM token of their app install, and about half of the
+        others (the app without notifications); tokens are unique, the same for the same seed, other for
+        another, and reach raw.customers with the customer."""
+
+        def tokens(cfg: GeneratorConfig) -> dict[int, tuple[bool, str | None]]:
+            with psycopg.connect(clean_warehouse) as conn:
+                generate(conn, cfg)
+                released = conn.execute("select customer_id, push_consent, push_token from raw.customers").fetchall()
+                scheduled = conn.execute(
+                    "select customer_id, push_consent, push_token from sim.scheduled_customers"
+                ).fetchall()
+            assert released and set(released) <= set(scheduled)
+            return {customer_id: (consent, token) for customer_id, consent, token in scheduled}
+
+        first = tokens(SMALL)
+        assert all(token is not None for consent, token in first.values() if consent)
+        without_consent = [token for consent, token in first.values() if not consent]
+        assert 0.4 < sum(token is not None for token in without_consent) / len(without_consent) < 0.6
+        given = [token for _, token in first.values() if token is not None]
+        assert len(set(given)) == len(given)
+        assert tokens(SMALL) == first
+        other = tokens(GeneratorConfig(**{**SMALL.__dict__, "seed": 4}))
+        assert not {token for _, token in other.values()} & set(given)
+
     def test_history_only_until_the_campaign(self, clean_warehouse: str) -> None:
         """Only orders before the campaign start are in raw; the rest arrive day by day."""
         with psycopg.connect(clean_warehouse) as conn:

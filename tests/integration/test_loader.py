@@ -97,6 +97,36 @@ class TestGoodFiles:
             (3, "2026-01-07 03:00:00+00", False),  # empty consent is no consent
         ]
 
+    def test_optional_push_token(self, url: str, tmp_path: Path) -> None:
+        """push_token, the FCM token of the customer's app, is an optional text field like phone: trimmed, empty or
+        blank is null, a long value loads as it is (dbt's contract nulls one over push_token_max_length, the value
+        only, as it does a malformed phone); a re-export that drops a token clears it."""
+        long_token = "t" * 5000
+        (tmp_path / "customers.csv").write_text(
+            "id,signup_at,push,token\n"
+            "1,2026-01-05,yes,fcm-1-abc\n"
+            "2,2026-01-05,yes,\n"
+            '3,2026-01-05,no,"   "\n'
+            "4,2026-01-05,yes,  fcm-4-def  \n"
+            f"5,2026-01-05,yes,{long_token}\n"
+        )
+        columns = {"customer_id": "id", "signup_at": "signup_at", "push_consent": "push", "push_token": "token"}
+        mapping = write_mapping(tmp_path, {"customers": {"source": {"path": "customers*.csv"}, "columns": columns}})
+        summary = only(load(mapping, url))
+        assert (summary.rows_loaded, summary.rows_quarantined) == (5, 0)
+        assert rows(
+            url, "select customer_id, push_consent, push_token from raw.customers where customer_id < 5 order by 1"
+        ) == [
+            (1, True, "fcm-1-abc"),
+            (2, True, None),
+            (3, False, None),
+            (4, True, "fcm-4-def"),
+        ]
+        assert rows(url, "select push_token from raw.customers where customer_id = 5") == [(long_token,)]
+        (tmp_path / "customers.csv").write_text("id,signup_at,push,token\n1,2026-01-05,yes,\n")
+        assert only(load(mapping, url)).rows_updated == 1
+        assert rows(url, "select push_token from raw.customers where customer_id = 1") == [(None,)]
+
     def test_latin1_semicolons_and_decimal_commas(self, url: str, tmp_path: Path) -> None:
         """A Brazilian export: Latin-1, `;`, `,` decimals with `.` thousands, dd/mm/yyyy, S/N consents."""
         (tmp_path / "clientes.csv").write_bytes(

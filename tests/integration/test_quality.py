@@ -108,6 +108,23 @@ class TestRawChecks:
             ("expectation:expect_column_values_to_be_in_set:has_known_customer", "bad"),
         ]
 
+    def test_a_push_token_longer_than_any_fcm_token_is_quarantined(self, clean_warehouse: str) -> None:
+        """raw.customers.push_token (the app install's FCM token) over 4096 characters breaks the customers'
+        suite, naming its row; a customer without a token or with a normal one does not."""
+        with psycopg.connect(clean_warehouse) as conn:
+            conn.execute(
+                "insert into raw.customers (customer_id, email, signup_at, push_consent, push_token) values "
+                "(1, 'a@b.com', now(), true, 'fcm-1-abc'), (2, 'b@b.com', now(), true, repeat('x', 4097)), "
+                "(3, 'c@b.com', now(), false, null)"
+            )
+        report = check_raw(clean_warehouse, RUN_DATE)
+        assert report.reasons == ["raw_customers: expect_column_value_lengths_to_be_between(push_token): 1 of 3 rows"]
+        with psycopg.connect(clean_warehouse) as conn:
+            quarantined = conn.execute(
+                "select rule, row_data ->> 'customer_id' from raw.quarantine where source_table = 'raw.customers'"
+            ).fetchall()
+        assert quarantined == [("expectation:expect_column_value_lengths_to_be_between:push_token", "2")]
+
     def test_a_daily_check_reads_only_the_rows_loaded_since_the_previous_one(self, clean_warehouse: str) -> None:
         """Day 2's check validates day 2's loads (and day 1's last hour, the margin for loads in flight),
         not the table: its results count 3 rows, not 52. Day 1's quarantined row stays, the new bad row

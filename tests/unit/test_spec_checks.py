@@ -94,12 +94,16 @@ class TestCrossChecks:
             "(hint: select dim_customers.preferred_channel in the model, or drop `preferred`)"
         )
 
-    def test_channel_without_consent_column(self, tmp_path: Path, win_back: dict) -> None:
-        """Push needs push_token and push_consent in the audience model (win-back has no device tokens)."""
+    def test_channel_without_its_address_column(self, tmp_path: Path, win_back: dict) -> None:
+        """Push needs push_token and push_consent in the audience model: every eligibility model has both
+        (contact_columns), and a model without the token is named."""
         win_back["steps"][0]["channel"] = ["push", "email"]
         path = _write(tmp_path, win_back)
-        problems = validate_paths([path])
-        assert any("channel 'push' needs column(s)" in p and "push_token" in p for p in problems), problems
+        models = {name: set(columns) for name, columns in dbt_model_columns().items()}
+        assert [p for p in check_spec(path, load_spec(path), models) if "needs column" in p.message] == []
+        models["eligible_win_back"].discard("push_token")
+        problems = [str(p) for p in check_spec(path, load_spec(path), models)]
+        assert any("channel 'push' needs column(s) push_token in eligible_win_back" in p for p in problems), problems
 
     def test_weights_and_wait_before_message(self, tmp_path: Path, win_back: dict) -> None:
         """Schema errors come with the line and field; a leading wait explains the fix."""

@@ -83,6 +83,7 @@ CUSTOMERS = Entity(
         Field("email_consent", "boolean", default_false=True),
         Field("sms_consent", "boolean", default_false=True),
         Field("push_consent", "boolean", default_false=True),
+        Field("push_token", "text"),  # the app install's FCM token; dbt nulls one over 4096 characters
     ),
 )
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
+PUSH_TOKEN_MAX_LENGTH = 4096  # dbt_project.yml push_token_max_length (malformed_push_token); FCM tokens are ~160
 ORDER_STATUSES = ["completed", "cancelled", "refunded", "pending"]
 
 
@@ -70,6 +71,7 @@ def raw_suites() -> dict[str, gx.ExpectationSuite]:
                         "sms_consent",
                         "push_consent",
                         "loaded_at",
+                        "push_token",
                     ],
                     exact_match=False,
                 ),
@@ -77,6 +79,9 @@ def raw_suites() -> dict[str, gx.ExpectationSuite]:
                 gxe.ExpectColumnValuesToBeUnique(column="customer_id"),
                 gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX),
                 gxe.ExpectColumnValuesToMatchRegex(column="phone", regex=E164_REGEX),
+                gxe.ExpectColumnValueLengthsToBeBetween(
+                    column="push_token", min_value=1, max_value=PUSH_TOKEN_MAX_LENGTH
+                ),
                 gxe.ExpectColumnValuesToNotBeNull(column="signup_at"),
             ],
         ),

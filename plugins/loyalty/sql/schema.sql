@@ -5,6 +5,9 @@ create schema if not exists raw;
 create schema if not exists loyalty;
 
 -- ---------------------------------------------------------------- raw: what the retailer's systems deliver
+-- raw.customers.push_token: the FCM registration token of the customer's app install (null without the app);
+-- the push address, as email and phone are the others. It came after loaded_at: last in a new warehouse too,
+-- so a new and an existing one (the `alter table` below) have the same column order for `insert ... select *`.
 create table if not exists raw.customers (
     customer_id   bigint primary key,
     email         text,
@@ -17,8 +20,10 @@ create table if not exists raw.customers (
     email_consent boolean not null default false,
     sms_consent   boolean not null default false,
     push_consent  boolean not null default false,
-    loaded_at     timestamptz not null default now()
+    loaded_at     timestamptz not null default now(),
+    push_token    text
 );
+alter table raw.customers add column if not exists push_token text;
 
 create table if not exists raw.products (
     product_id   bigint primary key,

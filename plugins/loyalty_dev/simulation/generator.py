@@ -9,6 +9,7 @@ lapsed customers, and a baseline that win-back has to beat.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ CATEGORIES = (
 )
 FIRST_NAMES = ("Ana", "Bruno", "Carla", "Diego", "Elena", "Felipe", "Grace", "Hugo", "Iris", "John")
 LOCALES = (("pt-BR", "America/Sao_Paulo"), ("en", "America/New_York"))
+APP_SHARE_WITHOUT_PUSH_CONSENT = 0.5  # customers who installed the app but did not allow notifications
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,15 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> dict[str, np.n
         "push_consent": rng.random(n) < 0.4,
         "birthday_offset": rng.integers(18 * 365, 70 * 365, size=n),
     }
+
+
+def _push_token(seed: int, customer_id: int, push_consent: bool) -> str | None:
+    """The FCM registration token of the customer's app install, or None without the app. Every customer with
+    push consent has the app (consent is asked in it), and half of the others. A hash of the seed and the
+    customer, not a draw from the world's RNG: one more draw would shift every later one and change the world."""
+    digest = hashlib.blake2b(f"app-install|{seed}|{customer_id}".encode(), digest_size=16).digest()
+    has_app = push_consent or int.from_bytes(digest[:8], "big") < APP_SHARE_WITHOUT_PUSH_CONSENT * 2**64
+    return f"fcm-{customer_id}-{digest[8:].hex()}" if has_app else None
 
 
 def _purchase_days(
@@ -182,6 +193,7 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
             "email_consent",
             "sms_consent",
             "push_consent",
+            "push_token",
         ),
         (
             (
@@ -196,6 +208,7 @@ def generate(conn: psycopg.Connection, cfg: GeneratorConfig) -> dict[str, int]:
                 bool(email),
                 bool(sms),
                 bool(push),
+                _push_token(cfg.seed, int(cid), bool(push)),
             )
             for cid, loc, name, age, signed_up, email, sms, push in zip(
                 people["customer_id"],

@@ -3,10 +3,10 @@
 -- bounces, spam reports), and whether we may contact the customer on it — the contact-permission
 -- rule of macros/contact_permission.sql (consent, an address, not opted out), evaluated as of the run
 -- date. dim_customers takes its is_<channel>_contactable columns from here.
--- Emails and phone numbers match by address; push by customer (device tokens are not in
--- raw.customers, so the customer stands for the push address). contactability holds the latest state
--- only: a change after the run date hides an earlier one, so a past run date sees the opt-outs that are
--- still in force and happened by then.
+-- Every channel matches by address: the email, the phone number, the push token (the FCM registration
+-- token of the customer's app install; FCM UNREGISTERED turns it off, and a reinstall brings a new token
+-- that is contactable again). contactability holds the latest state only: a change after the run date
+-- hides an earlier one, so a past run date sees the opt-outs that are still in force and happened by then.
 
 with
 
@@ -25,6 +25,7 @@ customers as (
         customer_id,
         email,
         phone,
+        push_token,
         email_consent,
         sms_consent,
         push_consent
@@ -52,11 +53,9 @@ sms_opt_outs as (
 
 push_opt_outs as (
 
-    select distinct customer_id
+    select distinct address
     from contactability
-    where
-        channel = 'push'
-        and customer_id is not null
+    where channel = 'push'
 
 ),
 
@@ -66,7 +65,7 @@ customers_with_opt_outs as (
         customers.*,
         email_opt_outs.address is not null as is_email_opted_out,
         sms_opt_outs.address is not null as is_sms_opted_out,
-        push_opt_outs.customer_id is not null as is_push_opted_out
+        push_opt_outs.address is not null as is_push_opted_out
 
     from customers
     left join email_opt_outs
@@ -74,7 +73,7 @@ customers_with_opt_outs as (
     left join sms_opt_outs
         on customers.phone = sms_opt_outs.address
     left join push_opt_outs
-        on customers.customer_id = push_opt_outs.customer_id
+        on customers.push_token = push_opt_outs.address
 
 ),
 
@@ -87,7 +86,7 @@ final as (
         is_push_opted_out,
         {{ loyalty.channel_is_contactable('email_consent', 'email', 'is_email_opted_out') }} as is_email_contactable,
         {{ loyalty.channel_is_contactable('sms_consent', 'phone', 'is_sms_opted_out') }} as is_sms_contactable,
-        {{ loyalty.channel_is_contactable('push_consent', 'customer_id', 'is_push_opted_out') }} as is_push_contactable
+        {{ loyalty.channel_is_contactable('push_consent', 'push_token', 'is_push_opted_out') }} as is_push_contactable
 
     from customers_with_opt_outs
 

@@ -72,6 +72,7 @@ customers_joined_to_features as (
         customers.customer_id,
         customers.email,
         customers.phone,
+        customers.push_token,
         customers.first_name,
         customers.locale,
         customers.timezone,
@@ -318,7 +319,9 @@ final as (
         -- Typed as the contract says: on a table built before these columns, on_schema_change adds them
         -- with this query's types.
         cast(customers_with_predictions.open_cart_value as numeric(18, 2)) as open_cart_value,
-        customers_with_predictions.open_cart_updated_at
+        customers_with_predictions.open_cart_updated_at,
+        -- Last: on_schema_change appends it to a table built before it, so both orders agree.
+        customers_with_predictions.push_token
 
     from customers_with_predictions
     left join loyalty_tier_bands_named

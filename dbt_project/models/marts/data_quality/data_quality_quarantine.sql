@@ -2,7 +2,7 @@
 -- loader rejected before they reached raw (raw.quarantine) and rows that reached raw but fail a
 -- check in the int_*_validated models. Nothing is dropped silently: for each raw table, its valid
 -- rows in the marts plus its rows here (row-level rules) add up to the rows in raw.
--- A malformed email or phone quarantines the value only (the customer stays, without it).
+-- A malformed email, phone or push token quarantines the value only (the customer stays, without it).
 -- Rows a Great Expectations raw suite failed (loyalty.quality.check_raw, rule `expectation:…`) have
 -- scope `expectation`: they are reported here; the contract rules above decide what reaches the marts.
 
@@ -69,6 +69,18 @@ quarantined_rows as (
 
     from customers
     where phone_quarantine_rule is not null
+
+    union all
+
+    select
+        'raw.customers' as source_table,
+        cast(customer_id as {{ dbt.type_string() }}) as row_key,
+        push_token_quarantine_rule as quarantine_rule,
+        'value' as quarantine_scope,
+        loaded_at as detected_at
+
+    from customers
+    where push_token_quarantine_rule is not null
 
     union all
 

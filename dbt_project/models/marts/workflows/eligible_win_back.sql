@@ -63,6 +63,7 @@ final as (
         timezone,
         sms_consent,
         push_consent,
+        push_token,
         preferred_channel,
         last_order_date,
         expected_interpurchase_days,

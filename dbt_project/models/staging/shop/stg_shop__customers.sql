@@ -21,6 +21,7 @@ renamed as (
         email_consent,
         sms_consent,
         push_consent,
+        nullif(trim(push_token), '') as push_token,
         loaded_at
 
     from source
