@@ -196,15 +196,16 @@ class TestGroundTruth:
             by_workflow[workflow_id] = by_workflow.get(workflow_id, 0) + 1
         assert set(TRUTH) <= set(by_workflow), sorted(set(TRUTH) - set(by_workflow))
 
-    def test_the_catalogue_sends_on_sms_and_honours_every_opt_out(self, campaign: Campaign) -> None:
-        """The SMS-first workflows delivered SMS (the report's per-channel funnel shows it), and no message went
-        to a number or address after it opted out (STOP and its Portuguese forms, unsubscribes): a later day's
-        row for it is suppressed, never sent or attempted."""
+    def test_the_catalogue_sends_on_sms_and_push_and_honours_every_opt_out(self, campaign: Campaign) -> None:
+        """The SMS- and push-first workflows delivered on those channels (the report's per-channel funnel shows
+        it), and no message went to a number or address after it opted out (STOP and its Portuguese forms,
+        unsubscribes): a later day's row for it is suppressed, never sent or attempted."""
         with psycopg.connect(campaign.url) as conn:
             channels = {(r["workflow_id"], r["channel"]): r for r in report.fetch_channels(conn)}
-        for workflow_id in ("birthday_reward", "points_expiry_reminder"):
-            assert channels[(workflow_id, "sms")]["delivered"] > 0, sorted(channels)
-            assert channels[(workflow_id, "email")]["sent"] > 0, sorted(channels)  # no SMS consent: email
+        for workflow_id, channel in (("birthday_reward", "sms"), ("points_expiry_reminder", "push")):
+            assert channels[(workflow_id, channel)]["delivered"] > 0, sorted(channels)  # the first choice
+            assert channels[(workflow_id, "email")]["sent"] > 0, sorted(channels)  # without consent to it: email
+        assert channels[("points_expiry_reminder", "sms")]["sent"] > 0, sorted(channels)  # no app, an SMS
         late = _rows(
             campaign.url,
             """select ledger.channel, ledger.recipient, ledger.run_date, ledger.status, opt_out.reason

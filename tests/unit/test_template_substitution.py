@@ -84,3 +84,21 @@ class TestEscapingFollowsTheChannel:
         )
         assert rendered["subject"] == "O'Brien & Sons: oi D'Ávila"
         assert "&amp;" in rendered["body"]
+
+
+def test_a_text_sms_and_push_share_knows_its_channel() -> None:
+    """points_expiry_reminder's text goes by push, SMS or email fallback: only the SMS says how to opt out."""
+    spec = WorkflowSpec.model_validate(yaml.safe_load((WORKFLOWS_DIR / "points_expiry_reminder.yml").read_text()))
+    context = {
+        "first_name": "Ana",
+        "locale": "en",
+        "points_expiring": 120,
+        "points_expire_on": "2026-07-01",
+        "points_balance": 300,
+        "loyalty_tier": "gold",
+        "favourite_category": "shoes",
+    }
+    sms = templates.render_message(spec, "reminder", "expiry_reminder", "sms", context)[1]
+    title, push = templates.render_message(spec, "reminder", "expiry_reminder", "push", context)
+    assert sms.endswith("Reply STOP to opt out") and "STOP" not in push
+    assert title == "120 points expiring" and push.startswith("Ana, 120 points expire on")

@@ -27,7 +27,8 @@ from loyalty.paths import DBT_PROJECT_DIR
 from loyalty.specs import CHANNEL_CONSENT, SpecError, Template, WorkflowSpec, compile_journey, line_of, load_spec
 from loyalty.specs.templates import template_variables
 
-TEMPLATE_BUILTINS = {"loop", "range", "dict", "lipsum", "cycler", "joiner", "namespace"}
+# Jinja's own names, and the channel a message is rendered for (loyalty.specs.templates.message_context).
+TEMPLATE_BUILTINS = {"loop", "range", "dict", "lipsum", "cycler", "joiner", "namespace", "channel"}
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,9 @@ def preview(conn: psycopg.Connection, spec_path: Path, customer_id: int, run_dat
                 order = (context["preferred_channel"], *(c for c in order if c != context["preferred_channel"]))
             channel = next((c for c in order if allowed.get(c)), None)
             template = template_for(spec, arm, action.step_id, context.get("locale"))
-            fields = render(template, message_context(spec, action.channels, context))  # every field, as for email
+            # Every field, as for email; `channel` is the one the plan would take.
+            routed = {**context, "channel": channel or order[0]}
+            fields = render(template, message_context(spec, action.channels, routed))
             if channel == "sms":  # what the carrier bills: the text as sent, in segments
                 fields["sms_size"] = str(sms_size(render_message(spec, arm, action.step_id, channel, context)[1]))
             messages.append(

@@ -139,10 +139,14 @@ def render(template: Template, context: Mapping[str, Any]) -> dict[str, str]:
 
 def message_context(spec: WorkflowSpec, channels: Iterable[str], context: Mapping[str, Any]) -> Mapping[str, Any]:
     """The audience row, plus `unsubscribe_url` where an email of a marketing workflow may be rendered: a
-    placeholder the email channel replaces with the message's signed link once its send id is at hand."""
+    placeholder the email channel replaces with the message's signed link once its send id is at hand; and,
+    rendering for one channel, `channel` (a text SMS and push share can say `{% if channel == 'sms' %}Reply
+    STOP to opt out{% endif %}`)."""
+    channels = tuple(channels)
+    extra: dict[str, Any] = {"channel": channels[0]} if len(channels) == 1 else {}
     if spec.sends_marketing_email(channels) and "unsubscribe_url" not in context:
-        return {**context, "unsubscribe_url": UNSUBSCRIBE_URL_PLACEHOLDER}
-    return context
+        extra["unsubscribe_url"] = UNSUBSCRIBE_URL_PLACEHOLDER
+    return {**context, **extra} if extra else context
 
 
 def render_message(
