@@ -12,12 +12,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError
 
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs.journeys import Action
-from loyalty.specs.loading import PROGRAM_FILE_NAME, SpecError, format_validation_error
+from loyalty.specs.loading import PROGRAM_FILE_NAME, SpecError, format_validation_error, read_yaml
 from loyalty.specs.steps import StrictModel
 from loyalty.specs.workflow import FrequencyCap, WorkflowSpec
 
@@ -87,15 +86,7 @@ def load_program(path: Path | None = None) -> Program:
 def _load(path: Path, _modified: int) -> Program:
     if not path.exists():
         return Program()
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot be read: {exc}") from None
+    data, text = read_yaml(path, SpecError)
     if data is None:
         return Program()
     if not isinstance(data, dict):

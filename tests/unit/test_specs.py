@@ -99,7 +99,7 @@ class TestBrokenSpecs:
     def test_bad_yaml_names_the_line(self, tmp_path: Path) -> None:
         """YAML syntax errors say which line."""
         path = _write(tmp_path, "broken", "id: broken\nname: [unclosed\nowner: x\n")
-        with pytest.raises(SpecError, match=r"broken\.yml: line \d+ is not valid YAML"):
+        with pytest.raises(SpecError, match=r"broken\.yml: line \d+: is not valid YAML"):
             load_spec(path)
 
     def test_id_must_match_file_name(self, tmp_path: Path, win_back: dict) -> None:

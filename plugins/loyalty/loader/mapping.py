@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from loyalty.loader.entities import ENTITIES, Entity
-from loyalty.specs.loading import format_validation_error, line_of
+from loyalty.specs.loading import format_validation_error, line_of, read_yaml
 
 __all__ = ["EntityMapping", "LoadMapping", "MappingError", "Source", "read_mapping"]
 
@@ -211,15 +210,7 @@ def mapping_json_schema() -> dict[str, Any]:
 def read_mapping(path: Path) -> tuple[LoadMapping, str]:
     """Parse and validate a mapping file: the model and the file's text (for later line lookups).
     Raises MappingError naming the file, line and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}:" if mark is not None else ""
-        raise MappingError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    data, text = read_yaml(path, MappingError)
     if not isinstance(data, dict):
         raise MappingError(f"{path}: a load mapping must be a YAML mapping with `entities:`")
     try:

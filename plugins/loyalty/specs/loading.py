@@ -55,17 +55,23 @@ def format_validation_error(
     return "\n".join(lines)
 
 
-def load_spec(path: Path) -> WorkflowSpec:
-    """Parse and validate one spec file; raises SpecError naming the file, line and field."""
+def read_yaml(path: Path, error: type[ValueError]) -> tuple[Any, str]:
+    """A YAML file's data and its text (for line lookups); a file that cannot be read or parsed raises `error`
+    naming the file (and the line), never a traceback. Specs, the program config and load mappings use it."""
     try:
-        text = path.read_text()
-        data = yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8")
+        return yaml.safe_load(text), text
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot be read: {exc.strerror}") from None
+        where = f" line {mark.line + 1}:" if mark is not None else ""
+        raise error(f"{path}:{where} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def load_spec(path: Path) -> WorkflowSpec:
+    """Parse and validate one spec file; raises SpecError naming the file, line and field."""
+    data, text = read_yaml(path, SpecError)
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a workflow spec must be a YAML mapping")
     try:

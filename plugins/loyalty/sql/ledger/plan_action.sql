@@ -43,6 +43,16 @@ exists (
 {%- else -%}{{ relation }}.context ->> '{{ contact_columns[channel][0] }}'
 {%- endif -%}
 {%- endmacro -%}
+{%- macro entry_columns() -%}
+{#- What every candidate carries from its journey entry. -#}
+entry.customer_id,
+        entry.cycle_key,
+        entry.variant,
+        entry.is_holdout,
+        entry.is_global_holdout,
+        entry.context,
+        entry.entered_on
+{%- endmacro -%}
 {%- macro consent(channel) -%}
 (checked.context ->> '{{ contact_columns[channel][1] }}')::boolean
 {%- endmacro -%}
@@ -73,13 +83,7 @@ with {% if fallback %}dead_sends as (
 candidates as (
     -- The step's first-attempt messages that met a dead address, within the step's validity window.
     select
-        entry.customer_id,
-        entry.cycle_key,
-        entry.variant,
-        entry.is_holdout,
-        entry.is_global_holdout,
-        entry.context,
-        entry.entered_on,
+        {{ entry_columns() }},
         failed.run_date as anchor_date,
         failed.send_id as parent_send_id,
         failed.channel as failed_channel
@@ -100,13 +104,7 @@ candidates as (
 {%- if first %}
     -- The first action: anchored on journey entry; holdout customers get a row too (never sent).
     select
-        entry.customer_id,
-        entry.cycle_key,
-        entry.variant,
-        entry.is_holdout,
-        entry.is_global_holdout,
-        entry.context,
-        entry.entered_on,
+        {{ entry_columns() }},
         entry.entered_on as anchor_date,
         null::text as parent_send_id
     from loyalty.journey_entries as entry
@@ -123,13 +121,7 @@ candidates as (
 {%- else %}
     -- A later action: anchored on the parent step's send; only treated customers continue.
     select
-        entry.customer_id,
-        entry.cycle_key,
-        entry.variant,
-        entry.is_holdout,
-        entry.is_global_holdout,
-        entry.context,
-        entry.entered_on,
+        {{ entry_columns() }},
         parent.run_date as anchor_date,
         parent.send_id as parent_send_id
     from loyalty.send_ledger as parent
