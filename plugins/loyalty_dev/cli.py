@@ -105,12 +105,14 @@ def demo(
         demo_on_data(mapping, run_date.date() if run_date else None, workflow)
         return
     from loyalty import report, warehouse
-    from loyalty_dev.demo import DemoConfig, run_demo, truth_lines
+    from loyalty_dev.demo import DEMO_WORKFLOW_DAGS, DemoConfig, run_demo, truth_lines
     from loyalty_dev.local_airflow import airflow_home
     from loyalty_dev.simulation import GeneratorConfig
 
     started = dt.datetime.now()
-    cfg = DemoConfig(GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days))
+    cfg = DemoConfig(
+        GeneratorConfig(customers=customers, seed=seed, campaign_days=campaign_days), workflows=DEMO_WORKFLOW_DAGS
+    )
     rows = run_demo(cfg, progress=lambda line: console.print(f"[dim]{dt.datetime.now():%H:%M:%S}[/dim] {line}"))
     console.print(report.render_table(rows))
     with warehouse.connect() as conn:

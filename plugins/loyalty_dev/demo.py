@@ -27,6 +27,9 @@ from loyalty_dev.simulation.world import delivered_messages_from_emulator
 EMULATOR_API_KEY = "SG.local-emulator"
 APP_EVENTS_SECRET = "local-app-events-secret"  # noqa: S105  # the local stack's shared secret for POST /events/app
 WORKFLOW_DAGS = ("win_back",)
+# What `loyalty-dev demo` runs: win-back (email) and the points expiry reminder (push, else SMS, else email),
+# so the per-channel table shows every channel. The whole catalogue runs in tests/e2e/test_catalogue_week.py.
+DEMO_WORKFLOW_DAGS = ("win_back", "points_expiry_reminder")
 CHANNEL_POOLS = {"email": 4, "sms": 4, "push": 4, "reward": 2}  # one Airflow pool per channel
 
 
@@ -34,6 +37,7 @@ CHANNEL_POOLS = {"email": 4, "sms": 4, "push": 4, "reward": 2}  # one Airflow po
 class DemoConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     run_every_days: int = 7
+    workflows: tuple[str, ...] = WORKFLOW_DAGS  # the workflow DAGs each simulated day runs
 
     def run_days(self) -> list[dt.date]:
         g = self.generator
@@ -116,11 +120,11 @@ def start_stack(stack: ExitStack, warehouse_url: str, seed: int) -> Stack:
     return Stack(warehouse_url, emulator, receiver, env)
 
 
-def simulate_day(stack: Stack, cfg: DemoConfig, day: dt.date, workflows: tuple[str, ...] = WORKFLOW_DAGS) -> None:
+def simulate_day(stack: Stack, cfg: DemoConfig, day: dt.date) -> None:
     """One campaign day: world reacts and lands data, then real warehouse and workflow DAG runs."""
     world_moves(stack, cfg, day)
     stack.set_clock(dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
-    local_airflow.dags_test_many(["loyalty_warehouse", *workflows], day, stack.airflow_env)
+    local_airflow.dags_test_many(["loyalty_warehouse", *cfg.workflows], day, stack.airflow_env)
     stack.flush_webhooks()
 
 
@@ -147,7 +151,7 @@ def run_campaign(running: Stack, cfg: DemoConfig, progress: Callable[[str], None
     local_airflow.prepare(running.airflow_env, pools=CHANNEL_POOLS)
     days = cfg.run_days()
     for number, day in enumerate(days, start=1):
-        progress(f"day {number}/{len(days)} {day}: warehouse DAG, then win_back DAG")
+        progress(f"day {number}/{len(days)} {day}: warehouse DAG, then {', '.join(cfg.workflows)}")
         simulate_day(running, cfg, day)
     end = cfg.generator.horizon_end
     progress(f"{end}: attribution windows closed; metrics DAG")
