@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from loyalty.orchestration.connections import DEFAULT_WEBHOOKS_URL
 from loyalty.paths import DAGS_DIR, state_dir
 from loyalty.unsubscribe import UnsubscribeLinks
 from loyalty.warehouse import airflow_connection_json
@@ -29,7 +30,7 @@ LOCAL_PUSH_SECRET = "local-push-receipt-secret"  # noqa: S105  # signs the emula
 LOCAL_TWILIO_SID = "AC" + "0" * 32  # the emulator's default account
 LOCAL_FCM_PROJECT = "loyalty-local"
 # The email channel's links where a test or bench builds its own client (the local receiver's default address).
-LOCAL_UNSUBSCRIBE = UnsubscribeLinks("http://127.0.0.1:8090", LOCAL_UNSUBSCRIBE_SECRET, "unsubscribe@example.com")
+LOCAL_UNSUBSCRIBE = UnsubscribeLinks(DEFAULT_WEBHOOKS_URL, LOCAL_UNSUBSCRIBE_SECRET, "unsubscribe@example.com")
 
 
 def airflow_home() -> Path:
@@ -72,7 +73,7 @@ def airflow_env(
                 },
             }
         )
-        receiver = (webhooks_url or "http://127.0.0.1:8090").rstrip("/")
+        receiver = (webhooks_url or DEFAULT_WEBHOOKS_URL).rstrip("/")
         env["AIRFLOW_CONN_LOYALTY_TWILIO"] = json.dumps(
             {
                 "conn_type": "http",

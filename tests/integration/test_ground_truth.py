@@ -68,14 +68,18 @@ class Campaign:
     stack: Stack
 
 
-def _senders(stack: Stack) -> dict[str, Any]:
-    """Every channel's real client, on the emulator (status callbacks and receipts reach the receiver)."""
-    host, callback = stack.emulator.url, f"{stack.receiver.url}/webhooks/twilio/status"
-    return {
-        "email": SendGridEmail(EMULATOR_API_KEY, "loyalty@example.com", host=host, unsubscribe=UNSUBSCRIBE),
-        "sms": TwilioSms(LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN, "+15005550006", callback, host=host),
-        "push": FcmPush(LOCAL_FCM_PROJECT, LOCAL_FCM_TOKEN, host=host),
-    }
+def _sender(stack: Stack, channel: str) -> Any:
+    """The channel's real client on the emulator (status callbacks and receipts reach the receiver); none for a
+    reward. operations.send closes it."""
+    host = stack.emulator.url
+    if channel == "email":
+        return SendGridEmail(EMULATOR_API_KEY, "loyalty@example.com", host=host, unsubscribe=UNSUBSCRIBE)
+    if channel == "sms":
+        callback = f"{stack.receiver.url}/webhooks/twilio/status"
+        return TwilioSms(LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN, "+15005550006", callback, host=host)
+    if channel == "push":
+        return FcmPush(LOCAL_FCM_PROJECT, LOCAL_FCM_TOKEN, host=host)
+    return None
 
 
 def _run_workflows(url: str, stack: Stack, day: dt.date) -> None:
@@ -85,10 +89,7 @@ def _run_workflows(url: str, stack: Stack, day: dt.date) -> None:
         operations.plan_run(spec_path, url, day, f"truth-{day}", dry_run=False)
         for channel, batch_ids in operations.batches(spec_path, url, day).items():
             for batch_id in batch_ids:
-                clients = _senders(stack) if channel != "reward" else {}
-                operations.send(spec_path, url, batch_id, now=afternoon, **{channel: clients.get(channel)})
-                for client in clients.values():
-                    client.close()
+                operations.send(spec_path, url, batch_id, now=afternoon, **{channel: _sender(stack, channel)})
 
 
 def _build_metrics(url: str) -> None:

@@ -106,13 +106,38 @@ class TestPlanning:
         ]
 
     def test_existing_warehouse_converges_to_the_ledger_indexes(self, clean_warehouse: str) -> None:
-        """Applying the schema to a warehouse built before the index changes drops the indexes no
-        query needs and adds the partial one; the one-row-per-cycle constraint stays."""
+        """Applying the schema to a warehouse built before the index and constraint changes (no deferral, no
+        channel fallback) drops the indexes no query needs, adds the partial one, widens the status check to
+        `deferred` and the one-row-per-cycle key to the channel attempt, and keeps the rows it holds."""
         with psycopg.connect(clean_warehouse) as conn:
             conn.execute("create index journey_entries_entered on loyalty.journey_entries (workflow_id, entered_on)")
             conn.execute("create index send_ledger_workflow_status on loyalty.send_ledger (workflow_id, status)")
+            conn.execute(
+                """alter table loyalty.send_ledger drop constraint send_ledger_one_per_cycle;
+                   alter table loyalty.send_ledger add constraint send_ledger_one_per_cycle
+                       unique (workflow_id, step_id, customer_id, cycle_key);
+                   alter table loyalty.send_ledger drop constraint send_ledger_status;
+                   alter table loyalty.send_ledger add constraint send_ledger_status check (
+                       status in ('holdout', 'pending', 'sending', 'sent', 'failed', 'suppressed', 'unknown'));
+                   create index send_ledger_workflow_open on loyalty.send_ledger (workflow_id, status)
+                       where status in ('pending', 'sending');
+                   insert into loyalty.send_ledger (send_id, workflow_id, step_id, customer_id, cycle_key, run_date,
+                       variant, is_holdout, channel, status)
+                   values ('old-1', 'w', 's', 1, 'k', '2026-06-01', 'a', false, 'email', 'sent')"""
+            )
             conn.commit()
         init_schema(clean_warehouse)
+        with psycopg.connect(clean_warehouse) as conn:
+            constraints = dict(
+                conn.execute(
+                    """select conname, pg_get_constraintdef(oid) from pg_constraint
+                       where conname in ('send_ledger_one_per_cycle', 'send_ledger_status')"""
+                ).fetchall()
+            )
+            kept = conn.execute("select send_id, channel_attempt from loyalty.send_ledger").fetchall()
+        assert "channel_attempt" in constraints["send_ledger_one_per_cycle"]
+        assert "'deferred'" in constraints["send_ledger_status"]
+        assert kept == [("old-1", 1)]
         with psycopg.connect(clean_warehouse) as conn:
             indexes = {
                 name: definition
