@@ -1,0 +1,173 @@
+"""A real Airflow deployment on one machine, as docker-compose.yml runs it across machines: Postgres
+metadata, Redis as the Celery broker, the api-server, scheduler, dag-processor and N CeleryExecutor
+workers, each its own process (tests/integration/test_celery_workers.py drives it).
+
+Nothing here schedules or queues anything itself: Airflow's scheduler and Celery do; this module only
+starts their processes with one shared configuration and stops them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from loyalty.warehouse import connection_params
+
+WORKER_NAME_ENV = "LOYALTY_WORKER_NAME"
+
+
+def worker_hostname() -> str:
+    """Airflow's `core.hostname_callable` for workers sharing one machine: each records its own name
+    on the task instances it runs (else every worker here reports the same host)."""
+    return os.environ.get(WORKER_NAME_ENV) or socket.getfqdn()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> object:
+    """Poll `condition` until it returns something truthy; TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@contextmanager
+def redis_broker(folder: Path) -> Iterator[str]:
+    """A private redis-server on a free port (nothing kept on disk); its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command += ["--dir", str(folder), "--logfile", str(folder / "redis.log")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+
+        def answers() -> bool:
+            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+            return False
+
+        wait_until(answers, 30, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def metadata_database(server_url: str, name: str) -> str:
+    """A fresh database for Airflow's metadata on the given Postgres server; its SQLAlchemy URL."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    params = connection_params(server_url)
+    auth = params["user"] + (f":{params['password']}" if params["password"] else ":")
+    if str(params["host"]).startswith("/"):
+        return f"postgresql+psycopg2://{auth}@/{name}?host={params['host']}&port={params['port']}"
+    return f"postgresql+psycopg2://{auth}@{params['host']}:{params['port']}/{name}"
+
+
+def celery_env(base: dict[str, str], metadata_url: str, broker_url: str, api_port: int) -> dict[str, str]:
+    """One configuration for every process of the deployment (what docker-compose.yml's env files hold)."""
+    return {
+        **base,
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        # The api-server's async engine: psycopg 3 (already installed) instead of Airflow's default, asyncpg.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url.replace("+psycopg2", "+psycopg"),
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url.replace("+psycopg2", ""),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+    }
+
+
+@dataclass
+class CeleryDeployment:
+    """The running processes; each in its own process group so one can be killed with its children."""
+
+    env: dict[str, str]
+    logs: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        binary = Path(sys.executable).with_name("airflow")
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [str(binary), *args],
+            env={**os.environ, **self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def start_worker(self, name: str, concurrency: int) -> subprocess.Popen:
+        return self.start(
+            name,
+            "celery",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--celery-hostname",
+            f"{name}@%h",
+            "--skip-serve-logs",
+            extra_env={WORKER_NAME_ENV: name},
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and everything it started (a worker's pool and its running tasks)."""
+        process = self.processes[name]
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill(name)
+
+    def airflow(self, *args: str) -> str:
+        """An Airflow CLI command against this deployment; its output (raises with the output on failure)."""
+        binary = Path(sys.executable).with_name("airflow")
+        done = subprocess.run(
+            [str(binary), *args], env={**os.environ, **self.env}, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+        return done.stdout
