@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from sqlalchemy.pool import NullPool
 MIGRATIONS_DIR = Path(__file__).parent
 VERSION_TABLE_SCHEMA = "loyalty"
 VERSION_TABLE = "alembic_version"
+# Alembic's `context` and `op` are module-level proxies: one migration run per process at a time (across
+# processes, env.py's advisory lock orders them).
+_RUNNING = threading.Lock()
 
 
 class MigrationError(Exception):
@@ -63,8 +67,11 @@ def _script() -> ScriptDirectory:
 
 def revision_title(revision: str) -> str:
     """The first line of a revision's docstring (what `loyalty warehouse upgrade` prints next to its id)."""
-    script = _script().get_revision(revision)
-    return (script.doc if script is not None else "").splitlines()[0] if script and script.doc else ""
+    try:
+        lines = (_script().get_revision(revision).doc or "").splitlines()
+    except CommandError:  # not a revision of ours: nothing to show
+        return ""
+    return lines[0] if lines else ""
 
 
 def redacted(url: str) -> str:
@@ -82,10 +89,11 @@ def _connection(url: str) -> Iterator[Connection]:
     """A SQLAlchemy connection (what alembic needs) over a psycopg connection to `url`."""
     engine = sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=NullPool)
     try:
-        try:
-            connection = engine.connect()
-        except (sqlalchemy.exc.DBAPIError, psycopg.Error) as error:
-            raise MigrationError(f"cannot reach the warehouse {redacted(url)}: {_reason(error)}") from error
+        connection = engine.connect()
+    except (sqlalchemy.exc.DBAPIError, psycopg.Error) as error:
+        engine.dispose()
+        raise MigrationError(f"cannot reach the warehouse {redacted(url)}: {_reason(error)}") from error
+    try:
         with connection:
             yield connection
     finally:
@@ -124,7 +132,7 @@ def upgrade(url: str, revision: str = "head") -> list[str]:
     applied: list[str] = []
     config.attributes["applied"] = applied
     try:
-        with _connection(url) as connection:
+        with _RUNNING, _connection(url) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except CommandError as error:
@@ -144,7 +152,8 @@ def upgrade_sql(url: str, revision: str = "head") -> str:
     current = status(url).current
     buffer = io.StringIO()
     try:
-        command.upgrade(_config(output_buffer=buffer), f"{current}:{revision}" if current else revision, sql=True)
+        with _RUNNING:
+            command.upgrade(_config(output_buffer=buffer), f"{current}:{revision}" if current else revision, sql=True)
     except CommandError as error:
         raise MigrationError(f"cannot write the SQL from {current} to {revision!r}: {error}") from error
     return buffer.getvalue()

@@ -8,9 +8,11 @@ Offline (`--sql`), it prints the statements instead.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 
 from loyalty.migrations.commands import VERSION_TABLE, VERSION_TABLE_SCHEMA
 
@@ -22,7 +24,8 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-def _record(*, step: Any, **_: Any) -> None:
+def _record(ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]) -> None:
+    """Note each applied revision (loyalty.migrations.upgrade returns them)."""
     config.attributes.setdefault("applied", []).append(step.up_revision_id)
 
 
