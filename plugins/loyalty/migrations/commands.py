@@ -53,16 +53,17 @@ class MigrationStatus:
         return not self.pending
 
 
-def _config(output_buffer: io.StringIO | None = None) -> Config:
+def alembic_config(output_buffer: io.StringIO | None = None, script_location: Path = MIGRATIONS_DIR) -> Config:
+    """Alembic's configuration, in code (what an alembic.ini would hold): the revisions shipped in this package."""
     config = Config(output_buffer=output_buffer)
-    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("script_location", str(script_location).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
     return config
 
 
 @cache
 def _script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def revision_title(revision: str) -> str:
@@ -128,7 +129,7 @@ def upgrade(url: str, revision: str = "head") -> list[str]:
     A warehouse made by the old schema.sql (tables, no version table) upgrades like a new one: every revision
     is idempotent. Two upgrades at once wait for each other (an advisory lock in env.py)."""
     before = status(url)
-    config = _config()
+    config = alembic_config()
     applied: list[str] = []
     config.attributes["applied"] = applied
     try:
@@ -153,7 +154,9 @@ def upgrade_sql(url: str, revision: str = "head") -> str:
     buffer = io.StringIO()
     try:
         with _RUNNING:
-            command.upgrade(_config(output_buffer=buffer), f"{current}:{revision}" if current else revision, sql=True)
+            command.upgrade(
+                alembic_config(output_buffer=buffer), f"{current}:{revision}" if current else revision, sql=True
+            )
     except CommandError as error:
         raise MigrationError(f"cannot write the SQL from {current} to {revision!r}: {error}") from error
     return buffer.getvalue()
