@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent
@@ -91,7 +92,7 @@ def _connection(url: str) -> Iterator[Connection]:
     engine = sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=NullPool)
     try:
         connection = engine.connect()
-    except (sqlalchemy.exc.DBAPIError, psycopg.Error) as error:
+    except (DBAPIError, psycopg.Error) as error:
         engine.dispose()
         raise MigrationError(f"cannot reach the warehouse {redacted(url)}: {_reason(error)}") from error
     try:
@@ -138,12 +139,12 @@ def upgrade(url: str, revision: str = "head") -> list[str]:
             command.upgrade(config, revision)
     except CommandError as error:
         raise MigrationError(f"cannot upgrade the warehouse {redacted(url)} to {revision!r}: {error}") from error
-    except (sqlalchemy.exc.DBAPIError, psycopg.Error) as error:
+    except (DBAPIError, psycopg.Error) as error:
         failing = before.pending[len(applied)] if len(applied) < len(before.pending) else revision
         kept = f"; revisions applied before it are kept: {', '.join(applied)}" if applied else ""
         raise MigrationError(
             f"revision {failing} ({revision_title(failing)}) failed on the warehouse {redacted(url)}, "
-            f"which stays at its previous revision: {_reason(error)}{kept}"
+            f"which stays at the revision before it: {_reason(error)}{kept}"
         ) from error
     return applied
 
