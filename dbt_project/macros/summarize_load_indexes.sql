@@ -5,7 +5,7 @@
     a re-delivery) leaves thousands of ranges unsummarized until the next VACUUM; every unsummarized
     range matches every query, so each windowed read of the day (contract models, windowed tests,
     incremental models) scans the whole table: 10 M order lines on the bench. Summarizing what is new
-    costs milliseconds when little is. The indexes are the application's (plugins/loyalty/sql/schema.sql);
+    costs milliseconds when little is. The indexes are the application's (plugins/loyalty/sql/migrations/);
     tables without one are skipped. A no-op off Postgres.
 #}
 {% macro summarize_load_indexes() -%}

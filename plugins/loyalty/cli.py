@@ -31,11 +31,51 @@ def warehouse_url() -> None:
 
 @warehouse_app.command("init")
 def warehouse_init() -> None:
-    """Create the application's tables (raw landing, send ledger)."""
-    from loyalty.warehouse import init_schema
+    """Create the application's tables (raw landing, send ledger): the same as `loyalty warehouse upgrade`."""
+    warehouse_upgrade()
 
-    init_schema()
-    console.print("warehouse schema ready")
+
+@warehouse_app.command("upgrade")
+def warehouse_upgrade(
+    revision: Annotated[str, typer.Option(help="The revision to stop at.")] = "head",
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL from the current revision; run nothing.")] = False,
+) -> None:
+    """Apply the pending migrations of the application tables, each in its own transaction."""
+    from loyalty import migrations
+    from loyalty.warehouse import resolve_url
+
+    try:
+        if sql:
+            print(migrations.upgrade_sql(resolve_url(), revision), end="")
+            return
+        url = resolve_url()
+        for applied in migrations.upgrade(url, revision):
+            console.print(f"applied {applied}  {migrations.revision_title(applied)}", highlight=False)
+        state = migrations.status(url)
+    except migrations.MigrationError as error:
+        console.print(f"[red]✗[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    behind = f", {len(state.pending)} pending" if state.pending else " (head)"
+    console.print(f"warehouse at revision {state.current}{behind}", highlight=False)
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """The warehouse's migration revision against the newest this release ships; exit code 1 when behind."""
+    from loyalty import migrations
+    from loyalty.warehouse import resolve_url
+
+    try:
+        state = migrations.status(resolve_url())
+    except migrations.MigrationError as error:
+        console.print(f"[red]✗[/red] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(f"current {state.current or 'none (no migration applied)'}, head {state.head}", highlight=False)
+    for revision in state.pending:
+        console.print(f"pending {revision}  {migrations.revision_title(revision)}", highlight=False)
+    if not state.is_current:
+        console.print("run `loyalty warehouse upgrade`", highlight=False)
+        raise typer.Exit(1)
 
 
 @warehouse_app.command("stop")

@@ -151,7 +151,8 @@ def run_sql_file(
     conn.execute(query(name, directory), params)
 
 
-# Every table schema.sql creates (a unit test keeps the two in step): what a replaced world or a test empties.
+# Every table the migrations create (loyalty.migrations; a test compares with a warehouse at head), the version
+# table aside: what a replaced world or a test empties.
 APP_TABLES = (
     "raw.customers",
     "raw.products",
@@ -193,7 +194,9 @@ def drop_dbt_schemas(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
-def init_schema(url: str | None = None) -> None:
-    """Create the application's own tables (raw landing, send ledger, simulation truth)."""
-    with connect(url) as conn:
-        run_sql_file(conn, "schema.sql")
+def init_schema(url: str | None = None) -> list[str]:
+    """Create or upgrade the application's own tables (raw landing, send ledger, journeys, contactability): the
+    pending migrations (loyalty.migrations), applied in order and returned; none on a current warehouse."""
+    from loyalty import migrations  # alembic and SQLAlchemy load only where the schema is set up
+
+    return migrations.upgrade(url or resolve_url())

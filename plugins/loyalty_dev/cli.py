@@ -156,6 +156,24 @@ def demo_on_data(mapping: Path, run_date: dt.date | None, workflows: list[str] |
     )
 
 
+@app.command("new-migration")
+def new_migration(
+    slug: Annotated[str, typer.Argument(help="File name part: lowercase, digits and _ (e.g. consent_history).")],
+    title: Annotated[
+        str, typer.Argument(help="One line saying what changes (printed by `loyalty warehouse upgrade`).")
+    ],
+) -> None:
+    """Start a migration of the application tables: the revision file and the SQL file it runs."""
+    from loyalty_dev.new_migration import new_migration as create
+
+    try:
+        revision_file, sql_file = create(slug, title)
+    except ValueError as error:
+        console.print(f"[red]✗[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"wrote {revision_file}\nwrote {sql_file} (write the change there)", highlight=False)
+
+
 @app.command("airflow-ui")
 def airflow_ui(
     port: Annotated[int, typer.Option(help="Airflow API server port.")] = 8080,

@@ -1,5 +1,5 @@
 -- A small hand-made world for trying the dbt project against a scratch database
--- (after plugins/loyalty/sql/schema.sql). Replaces the rows of the raw and ledger tables.
+-- (after `loyalty warehouse upgrade`). Replaces the rows of the raw and ledger tables.
 -- Built with --vars '{run_date: 2026-06-01}' it yields:
 --   dim_customers: 7 rows (customer 6 signed up after the run date); customer 1 has 4 completed orders,
 --     gaps 20, 20, 103 days -> expected_interpurchase_days 20; customer 8's order of 2026-06-02 is invisible.

@@ -106,9 +106,10 @@ class TestPlanning:
         ]
 
     def test_existing_warehouse_converges_to_the_ledger_indexes(self, clean_warehouse: str) -> None:
-        """Applying the schema to a warehouse built before the index and constraint changes (no deferral, no
-        channel fallback) drops the indexes no query needs, adds the partial one, widens the status check to
-        `deferred` and the one-row-per-cycle key to the channel attempt, and keeps the rows it holds."""
+        """Upgrading a warehouse built before the index and constraint changes (no deferral, no channel fallback)
+        and before migrations (no version table) drops the indexes no query needs, adds the partial one, widens
+        the status check to `deferred` and the one-row-per-cycle key to the channel attempt, and keeps the rows it
+        holds (tests/integration/test_migrations.py compares whole schemas)."""
         with psycopg.connect(clean_warehouse) as conn:
             conn.execute("create index journey_entries_entered on loyalty.journey_entries (workflow_id, entered_on)")
             conn.execute("create index send_ledger_workflow_status on loyalty.send_ledger (workflow_id, status)")
@@ -123,10 +124,11 @@ class TestPlanning:
                        where status in ('pending', 'sending');
                    insert into loyalty.send_ledger (send_id, workflow_id, step_id, customer_id, cycle_key, run_date,
                        variant, is_holdout, channel, status)
-                   values ('old-1', 'w', 's', 1, 'k', '2026-06-01', 'a', false, 'email', 'sent')"""
+                   values ('old-1', 'w', 's', 1, 'k', '2026-06-01', 'a', false, 'email', 'sent');
+                   drop table loyalty.alembic_version"""
             )
             conn.commit()
-        init_schema(clean_warehouse)
+        assert init_schema(clean_warehouse) == ["0001", "0002", "0003", "0004"]
         with psycopg.connect(clean_warehouse) as conn:
             constraints = dict(
                 conn.execute(

@@ -4,7 +4,6 @@ published and current, its entities the raw tables' columns."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ from typer.testing import CliRunner
 
 from loyalty.cli import app
 from loyalty.loader import MappingError, mapping_json_schema, read_mapping
-from loyalty.loader.entities import ENTITIES
-from loyalty.paths import PACKAGE_DIR, SQL_DIR
+from loyalty.paths import PACKAGE_DIR
 
 runner = CliRunner()
 SCHEMA_FILE = PACKAGE_DIR / "loader" / "mapping.schema.json"
@@ -179,21 +177,7 @@ class TestSchemaAndEntities:
         result = runner.invoke(app, ["mapping", "schema"])
         assert result.exit_code == 0 and json.loads(result.output) == mapping_json_schema()
 
-    @pytest.mark.parametrize("entity", list(ENTITIES.values()), ids=list(ENTITIES))
-    def test_entity_fields_are_the_raw_tables_columns(self, entity) -> None:
-        """Our fields per entity = raw.<table>'s columns in schema.sql minus loaded_at; required = not null
-        without a default."""
-        schema = (SQL_DIR / "schema.sql").read_text()
-        body = re.search(rf"create table if not exists raw\.{entity.table} \((.*?)\n\);", schema, re.S)
-        assert body is not None
-        columns = {}
-        for line in body.group(1).strip().splitlines():
-            name, definition = line.strip().rstrip(",").split(None, 1)
-            columns[name] = definition
-        columns.pop("loaded_at")
-        assert list(columns) == list(entity.field_names)
-        required = [n for n, d in columns.items() if ("not null" in d or "primary key" in d) and "default" not in d]
-        assert required == list(entity.required)
+    # The entities' fields against the raw tables' columns: tests/integration/test_migrations.py (at head).
 
 
 class TestValidateCommand:

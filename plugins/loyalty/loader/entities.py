@@ -2,8 +2,8 @@
 
 Why a table of definitions instead of a module per entity: the mapping model, the parser, the
 staging table and the classify-and-upsert SQL (sql/loader/apply.sql) are all generic and read these
-definitions, so a new entity (app events, consent changes) is one more entry here and in schema.sql.
-The fields mirror plugins/loyalty/sql/schema.sql (minus loaded_at); a test checks they match.
+definitions, so a new entity (app events, consent changes) is one more entry here and a migration.
+The fields mirror the raw tables at the newest migration (minus loaded_at); a test checks they match.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def load(mapping_path: Path, url: str | None = None) -> LoadReport:
     url = url or warehouse.resolve_url()
     with warehouse.connect(url, autocommit=True) as conn, warehouse.connect(url, autocommit=True) as lookup_conn:
         if conn.execute("select to_regclass('raw.loaded_files')").fetchone() == (None,):
-            warehouse.run_sql_file(conn, "schema.sql")  # a warehouse older than the loader
+            warehouse.init_schema(url)  # a warehouse older than the loader
         for entity, entity_mapping, source, header in plan:
             summary = _load_source(conn, lookup_conn, entity, entity_mapping, source, header, timezone, report.load_id)
             log.info(

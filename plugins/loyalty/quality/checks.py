@@ -1,6 +1,6 @@
 """Run the suites against the warehouse and record what they found.
 
-raw.quality_results is created by plugins/loyalty/sql/schema.sql. Data is read with one SQL query
+raw.quality_results is created by the migrations (loyalty.migrations). Data is read with one SQL query
 per check into pandas DataFrames (the raw tables' windows frame by frame, through a server-side
 cursor) and validated by an ephemeral Great Expectations context (no GX project on disk; nothing at
 import time).

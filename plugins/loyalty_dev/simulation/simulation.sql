@@ -16,7 +16,7 @@ create table if not exists sim.settings (
 );
 
 create table if not exists sim.scheduled_customers (like raw.customers including defaults);
--- A world generated before raw.customers had push_token: appended last, as schema.sql appends it to raw, so
+-- A world generated before raw.customers had push_token: appended last, as migration 0004 appends it to raw, so
 -- the release's `insert into raw.customers select *` lines the columns up.
 alter table sim.scheduled_customers add column if not exists push_token text;
 alter table sim.scheduled_customers drop constraint if exists scheduled_customers_pkey;

@@ -1,13 +1,14 @@
--- Tables the loyalty application owns. dbt reads them as sources; it never writes them.
--- Idempotent: safe to run on every start.
+-- Revision 0001, the baseline: the tables the loyalty application owns as they stood on 2026-12-07 before
+-- deferral, channel fallback and push tokens (schema.sql of commit bc136a7, unchanged). dbt reads them as
+-- sources; it never writes them.
+-- Idempotent (create ... if not exists, add column if not exists, guarded drops), as schema.sql was: a
+-- warehouse made by any earlier schema.sql, which has no version table, converges by running it again.
+-- Never edit a released revision: a change is a new one (docs/architecture.md, "Migrations").
 
 create schema if not exists raw;
 create schema if not exists loyalty;
 
 -- ---------------------------------------------------------------- raw: what the retailer's systems deliver
--- raw.customers.push_token: the FCM registration token of the customer's app install (null without the app);
--- the push address, as email and phone are the others. It came after loaded_at: last in a new warehouse too,
--- so a new and an existing one (the `alter table` below) have the same column order for `insert ... select *`.
 create table if not exists raw.customers (
     customer_id   bigint primary key,
     email         text,
@@ -20,10 +21,8 @@ create table if not exists raw.customers (
     email_consent boolean not null default false,
     sms_consent   boolean not null default false,
     push_consent  boolean not null default false,
-    loaded_at     timestamptz not null default now(),
-    push_token    text
+    loaded_at     timestamptz not null default now()
 );
-alter table raw.customers add column if not exists push_token text;
 
 create table if not exists raw.products (
     product_id   bigint primary key,
@@ -102,7 +101,7 @@ create table if not exists raw.quarantine (
 
 -- ---------------------------------------------------------------- loyalty: the send ledger, the heart
 -- One row per (workflow, step, customer, cycle), written before any provider request.
--- status: holdout | pending | deferred | sending | sent | failed | suppressed | unknown
+-- status: holdout | pending | sending | sent | failed | suppressed | unknown
 create table if not exists loyalty.send_ledger (
     send_id             text primary key,
     workflow_id         text not null,
@@ -126,15 +125,16 @@ create table if not exists loyalty.send_ledger (
     updated_at          timestamptz not null default now(),
     constraint send_ledger_one_per_cycle unique (workflow_id, step_id, customer_id, cycle_key),
     constraint send_ledger_status check (
-        status in ('holdout', 'pending', 'deferred', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
+        status in ('holdout', 'pending', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
     )
 );
 create index if not exists send_ledger_batch on loyalty.send_ledger (batch_id) where batch_id is not null;
--- Open rows of a workflow (batch assignment, the audience gate, crash reconciliation, deferral) have
--- a partial index, send_ledger_workflow_waiting below: recording an outcome (sending -> sent | failed)
--- and holdout / suppressed rows add no entry. It replaces a (workflow_id, status) index over every
--- row (dropped where it exists).
+-- Open rows of a workflow (batch assignment, the audience gate, crash reconciliation): partial, so
+-- recording an outcome (sending -> sent | failed) and holdout / suppressed rows add no entry. It
+-- replaces a (workflow_id, status) index over every row (dropped where it exists).
 drop index if exists loyalty.send_ledger_workflow_status;
+create index if not exists send_ledger_workflow_open on loyalty.send_ledger (workflow_id, status)
+where status in ('pending', 'sending');
 
 -- ---------------------------------------------------------------- loyalty: journeys and run summaries
 -- One row per customer per journey cycle: who entered when, in which arm. Every step of the
@@ -221,49 +221,6 @@ alter table loyalty.send_ledger add column if not exists priority smallint;
 alter table loyalty.journey_entries add column if not exists is_global_holdout boolean not null default false;
 -- Frequency cap and priority look up a customer's messages around a run date.
 create index if not exists send_ledger_customer_run_date on loyalty.send_ledger (customer_id, run_date);
--- Deferral (loyalty.program contact_policy.defer_days, a message step's valid_days): a message over the
--- frequency cap or outranked by a higher-priority workflow is `deferred` and decided again each later
--- run date until valid_until (the last run date it may go out on), then suppressed as expired.
-alter table loyalty.send_ledger add column if not exists valid_until date;
--- A DAG run's deferred rows per step, by reason (loyalty.workflow_runs).
-alter table loyalty.workflow_runs add column if not exists deferred jsonb not null default '{}'::jsonb;
-do $$
-begin
-    if not exists (
-        select 1 from pg_constraint
-        where conname = 'send_ledger_status' and pg_get_constraintdef(oid) like '%deferred%'
-    ) then
-        alter table loyalty.send_ledger drop constraint if exists send_ledger_status;
-        alter table loyalty.send_ledger add constraint send_ledger_status check (
-            status in ('holdout', 'pending', 'deferred', 'sending', 'sent', 'failed', 'suppressed', 'unknown')
-        );
-    end if;
-end
-$$;
--- Channel fallback (a message step with a channel order): a message whose address proved dead (a hard
--- bounce, a permanent SMS or push failure) is followed, once, by a second row of the same step, customer
--- and cycle on the next channel we may use: channel_attempt 2 (`attempts` counts provider requests of one
--- row). The one-per-cycle key includes it (replaced where an older key without it exists).
-alter table loyalty.send_ledger add column if not exists channel_attempt smallint not null default 1;
-do $$
-begin
-    if not exists (
-        select 1 from pg_constraint
-        where conname = 'send_ledger_one_per_cycle' and pg_get_constraintdef(oid) like '%channel_attempt%'
-    ) then
-        alter table loyalty.send_ledger drop constraint if exists send_ledger_one_per_cycle;
-        alter table loyalty.send_ledger add constraint send_ledger_one_per_cycle
-        unique (workflow_id, step_id, customer_id, cycle_key, channel_attempt);
-    end if;
-    if not exists (select 1 from pg_constraint where conname = 'send_ledger_channel_attempt') then
-        alter table loyalty.send_ledger add constraint send_ledger_channel_attempt check (channel_attempt in (1, 2));
-    end if;
-end
-$$;
--- The open rows' index covers the deferred ones too (replaces send_ledger_workflow_open where it exists).
-drop index if exists loyalty.send_ledger_workflow_open;
-create index if not exists send_ledger_workflow_waiting on loyalty.send_ledger (workflow_id, status)
-where status in ('pending', 'deferred', 'sending');
 -- Crash reconciliation finds rows left in `sending`.
 create index if not exists send_ledger_sending on loyalty.send_ledger (workflow_id, updated_at) where status = 'sending';
 -- A daily plan's later steps read only parent rows due or sent since the previous completed plan:
