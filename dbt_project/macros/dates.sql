@@ -16,6 +16,11 @@
     cast(({{ timestamp_column }} at time zone 'UTC') as date)
 {%- endmacro %}
 
+{# DuckDB casts a timestamptz to the session time zone's date: timezone() fixes UTC. #}
+{% macro duckdb__utc_date(timestamp_column) -%}
+    cast(timezone('UTC', {{ timestamp_column }}) as date)
+{%- endmacro %}
+
 {# A date as 'YYYY-MM-DD' text, whatever the session's date style. #}
 {% macro date_to_iso_string(date_column) -%}
     {{ return(adapter.dispatch('date_to_iso_string', 'loyalty')(date_column)) }}

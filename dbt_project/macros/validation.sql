@@ -16,6 +16,11 @@
     ({{ expression }} ~ '{{ pattern }}')
 {%- endmacro %}
 
+{# DuckDB's `~` is a full match (Postgres's is a search): its regexp_matches searches, like the others. #}
+{% macro duckdb__regexp_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
 {% macro bigquery__regexp_matches(expression, pattern) -%}
     regexp_contains({{ expression }}, r'{{ pattern }}')
 {%- endmacro %}
