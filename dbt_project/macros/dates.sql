@@ -21,13 +21,16 @@
     cast(timezone('UTC', {{ timestamp_column }}) as date)
 {%- endmacro %}
 
-{# A date as 'YYYY-MM-DD' text, whatever the session's date style. #}
+{#
+    A date as 'YYYY-MM-DD' text, whatever the session's date style. A timestamp (dbt.date_trunc returns one on
+    some adapters) gives its date too: the default casts to date first, so DuckDB writes no ' 00:00:00'.
+#}
 {% macro date_to_iso_string(date_column) -%}
     {{ return(adapter.dispatch('date_to_iso_string', 'loyalty')(date_column)) }}
 {%- endmacro %}
 
 {% macro default__date_to_iso_string(date_column) -%}
-    cast({{ date_column }} as {{ dbt.type_string() | lower }})
+    cast(cast({{ date_column }} as date) as {{ dbt.type_string() | lower }})
 {%- endmacro %}
 
 {% macro postgres__date_to_iso_string(date_column) -%}

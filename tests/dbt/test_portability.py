@@ -117,6 +117,8 @@ DISPATCHED = {
     "model.loyalty.stg_shop__orders": "timezone('UTC', ",
     "model.loyalty.stg_loyalty__contactability": "timezone('UTC', ",
     "operation.loyalty.loyalty-on-run-start-0": "select 1",  # no BRIN indexes to summarize
+    "model.loyalty.dim_customers": "as double)",  # dbt.type_float(): loyalty's duckdb__type_float, not a REAL
+    "model.loyalty.eligible_vip_appreciation": "cast(cast(",  # the quarter's first day as a date, then text
 }
 
 
