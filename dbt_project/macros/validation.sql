@@ -16,7 +16,7 @@
     ({{ expression }} ~ '{{ pattern }}')
 {%- endmacro %}
 
-{# DuckDB's `~` is a full match (Postgres's is a search): its regexp_matches searches, like the others. #}
+{# DuckDB: regexp_matches searches the text (RE2 syntax, which reads these patterns as POSIX does). #}
 {% macro duckdb__regexp_matches(expression, pattern) -%}
     regexp_matches({{ expression }}, '{{ pattern }}')
 {%- endmacro %}

@@ -105,7 +105,7 @@ POSTGRES_ONLY = {
     "cast with :: (other than dbt-duckdb's ::timestamp)": r"::(?!timestamp\b)",
     "at time zone (postgres__utc_date)": r"\bat\s+time\s+zone\b",
     "to_char (postgres__date_to_iso_string)": r"\bto_char\s*\(",
-    "regex operator (postgres__regexp_matches: a full match on DuckDB)": r"~\*?\s*'",
+    "regex operator (postgres__regexp_matches)": r"~\*?\s*'",
     "timestamptz (postgres__timestamp_with_time_zone_literal)": r"\btimestamptz\b",
     "interval literal": r"\binterval\s*'",
     "analyze (postgres__analyze_table)": r"^\s*analyze\b",
