@@ -56,8 +56,9 @@
     {{ return(adapter.dispatch('timestamp_with_time_zone_literal', 'loyalty')(timestamp_text)) }}
 {%- endmacro %}
 
+{#- ANSI SQL's name (dbt.type_timestamp() is a timestamp without time zone on DuckDB and Snowflake). -#}
 {% macro default__timestamp_with_time_zone_literal(timestamp_text) -%}
-    {{- "cast(" ~ ("'" ~ timestamp_text ~ "'" if timestamp_text is not none else "null") ~ " as " ~ dbt.type_timestamp() ~ ")" -}}
+    {{- "cast(" ~ ("'" ~ timestamp_text ~ "'" if timestamp_text is not none else "null") ~ " as timestamp with time zone)" -}}
 {%- endmacro %}
 
 {% macro postgres__timestamp_with_time_zone_literal(timestamp_text) -%}

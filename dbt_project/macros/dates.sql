@@ -16,13 +16,21 @@
     cast(({{ timestamp_column }} at time zone 'UTC') as date)
 {%- endmacro %}
 
-{# A date as 'YYYY-MM-DD' text, whatever the session's date style. #}
+{# DuckDB casts a timestamptz to the session time zone's date: timezone() fixes UTC. #}
+{% macro duckdb__utc_date(timestamp_column) -%}
+    cast(timezone('UTC', {{ timestamp_column }}) as date)
+{%- endmacro %}
+
+{#
+    A date as 'YYYY-MM-DD' text, whatever the session's date style. A timestamp (dbt.date_trunc returns one on
+    some adapters) gives its date too: the default casts to date first, so DuckDB writes no ' 00:00:00'.
+#}
 {% macro date_to_iso_string(date_column) -%}
     {{ return(adapter.dispatch('date_to_iso_string', 'loyalty')(date_column)) }}
 {%- endmacro %}
 
 {% macro default__date_to_iso_string(date_column) -%}
-    cast({{ date_column }} as {{ dbt.type_string() | lower }})
+    cast(cast({{ date_column }} as date) as {{ dbt.type_string() | lower }})
 {%- endmacro %}
 
 {% macro postgres__date_to_iso_string(date_column) -%}

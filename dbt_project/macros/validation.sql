@@ -16,6 +16,11 @@
     ({{ expression }} ~ '{{ pattern }}')
 {%- endmacro %}
 
+{# DuckDB: regexp_matches searches the text (RE2 syntax, which reads these patterns as POSIX does). #}
+{% macro duckdb__regexp_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
 {% macro bigquery__regexp_matches(expression, pattern) -%}
     regexp_contains({{ expression }}, r'{{ pattern }}')
 {%- endmacro %}

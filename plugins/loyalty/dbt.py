@@ -19,7 +19,13 @@ class DbtError(RuntimeError):
     """dbt finished with errors; the message names the failing nodes."""
 
 
-def dbt_args(command: Sequence[str], run_date: dt.date | None = None) -> list[str]:
+def dbt_args(
+    command: Sequence[str],
+    run_date: dt.date | None = None,
+    target: str | None = None,
+    target_path: Path | None = None,
+) -> list[str]:
+    """dbt's arguments for this project; `target` picks a profiles.yml output (default: the warehouse's)."""
     args = [
         *command,
         "--project-dir",
@@ -27,10 +33,12 @@ def dbt_args(command: Sequence[str], run_date: dt.date | None = None) -> list[st
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--target-path",
-        str(state_dir() / "dbt" / "target"),
+        str(target_path or state_dir() / "dbt" / "target"),
         "--log-level-file",
         "none",  # the caller's log (Airflow task log, terminal) gets dbt's output; no stray file handle
     ]
+    if target is not None:
+        args += ["--target", target]
     if run_date is not None:
         args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
     return args

@@ -134,6 +134,7 @@ RENDERINGS: list[tuple[str, str]] = [
     (EXPRESSION, "loyalty.utc_date('ordered_at')"),
     (EXPRESSION, "loyalty.default__utc_date('ordered_at')"),
     (EXPRESSION, "loyalty.postgres__utc_date('ordered_at')"),
+    (EXPRESSION, "loyalty.duckdb__utc_date('ordered_at')"),
     (EXPRESSION, "loyalty.date_to_iso_string('ordered_date')"),
     (EXPRESSION, "loyalty.default__date_to_iso_string('ordered_date')"),
     (EXPRESSION, "loyalty.postgres__date_to_iso_string('ordered_date')"),
@@ -172,11 +173,14 @@ RENDERINGS: list[tuple[str, str]] = [
     (STATEMENT, "loyalty.summarize_load_indexes()"),
     (STATEMENT, "loyalty.default__summarize_load_indexes()"),
     (STATEMENT, "loyalty.postgres__summarize_load_indexes()"),
-    # validation.sql (bigquery__ is linted in BigQuery's dialect)
+    # types.sql
+    (EXPRESSION, "'cast(order_total as ' ~ loyalty.duckdb__type_float() ~ ')'"),
+    # validation.sql (bigquery__ and duckdb__ are linted in their warehouse's dialect)
     (EXPRESSION, "loyalty.regexp_matches('email', '^[a-z]+$')"),
     (EXPRESSION, "loyalty.default__regexp_matches('email', '^[a-z]+$')"),
     (EXPRESSION, "loyalty.postgres__regexp_matches('email', '^[a-z]+$')"),
     (EXPRESSION, "loyalty.bigquery__regexp_matches('email', '^[a-z]+$')"),
+    (EXPRESSION, "loyalty.duckdb__regexp_matches('email', '^[a-z]+$')"),
     (EXPRESSION, "loyalty.is_well_formed_email('email')"),
     (EXPRESSION, "loyalty.is_well_formed_phone('phone')"),
     (EXPRESSION, "loyalty.is_well_formed_push_token('push_token')"),
@@ -249,7 +253,7 @@ def lint_renderings(rendered: dict[str, str]) -> list[str]:
                 overrides={"templater": "raw", "dialect": dialect, "exclude_rules": excluded},
             )
         )
-        for dialect in ("postgres", "bigquery")
+        for dialect in ("postgres", "bigquery", "duckdb")
     }
     found, seen = [], set()
     for label, text in rendered.items():
@@ -258,7 +262,8 @@ def lint_renderings(rendered: dict[str, str]) -> list[str]:
         seen.add(text)
         text = text.rstrip("\n") + "\n"  # dbt drops the model's final newline
         lines = text.splitlines()
-        linter = linters["bigquery" if "bigquery__" in label else "postgres"]
+        dialect = next((name for name in ("bigquery", "duckdb") if f"{name}__" in label), "postgres")
+        linter = linters[dialect]
         for violation in linter.lint_string(text, fname=label).get_violations():
             line = lines[violation.line_no - 1] if 0 < violation.line_no <= len(lines) else ""
             found.append(f"{label}:{violation.line_no} {violation.rule_code()} {violation.desc()}\n    {line}")
