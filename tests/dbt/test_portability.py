@@ -211,7 +211,7 @@ POSTGRES_COLUMNS = Path(__file__).with_name("postgres_columns.sql")
 
 def _create_sources_like_postgres(duckdb_path: Path, target_path: Path, warehouse_url: str) -> int:
     """Create every dbt source in the DuckDB file with the columns the application declares in Postgres
-    (plugins/loyalty/sql/schema.sql, applied to the test warehouse), `jsonb` as DuckDB's `json`."""
+    (the migrations in plugins/loyalty/sql/migrations, applied to the test warehouse), `jsonb` as DuckDB's `json`."""
     import duckdb
     import psycopg
 
@@ -220,7 +220,7 @@ def _create_sources_like_postgres(duckdb_path: Path, target_path: Path, warehous
         for source in sources:
             schema, table = source["schema"], source["identifier"]
             columns = conn.execute(POSTGRES_COLUMNS.read_text(), {"table_name": f"{schema}.{table}"}).fetchall()
-            assert columns, f"{schema}.{table} is a dbt source but not a table of schema.sql"
+            assert columns, f"{schema}.{table} is a dbt source but not a table the migrations create"
             definitions = ", ".join(f'"{name}" {"json" if kind == "jsonb" else kind}' for name, kind in columns)
             duck.execute(f'create schema if not exists "{schema}"')
             duck.execute(f'create table "{schema}"."{table}" ({definitions})')
