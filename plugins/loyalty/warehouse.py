@@ -138,9 +138,13 @@ def url_from_connection_fields(
 
 
 @contextmanager
-def connect(url: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A psycopg connection to the warehouse; commits on success, rolls back on error."""
-    with psycopg.connect(url or resolve_url(), autocommit=autocommit) as conn:
+def connect(
+    url: str | None = None, autocommit: bool = False, timeout: int | None = None
+) -> Iterator[psycopg.Connection]:
+    """A psycopg connection to the warehouse; commits on success, rolls back on error. `timeout` (seconds)
+    bounds the connection attempt (libpq's connect_timeout) for callers that must answer quickly."""
+    extra = {} if timeout is None else {"connect_timeout": timeout}
+    with psycopg.connect(url or resolve_url(), autocommit=autocommit, **extra) as conn:
         yield conn
 
 
