@@ -143,8 +143,10 @@ def connect(
 ) -> Iterator[psycopg.Connection]:
     """A psycopg connection to the warehouse; commits on success, rolls back on error. `timeout` (seconds)
     bounds the connection attempt (libpq's connect_timeout) for callers that must answer quickly."""
-    extra = {} if timeout is None else {"connect_timeout": timeout}
-    with psycopg.connect(url or resolve_url(), autocommit=autocommit, **extra) as conn:
+    conninfo = url or resolve_url()
+    if timeout is not None:
+        conninfo = psycopg.conninfo.make_conninfo(conninfo, connect_timeout=timeout)
+    with psycopg.connect(conninfo, autocommit=autocommit) as conn:
         yield conn
 
 

@@ -99,7 +99,9 @@ def _empty_marts(url: str) -> None:
     with psycopg.connect(url) as conn:
         for schema, table in sorted(relations):
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-            conn.execute(sql.SQL("create table {}.{} (customer_id bigint)").format(*map(sql.Identifier, (schema, table))))
+            conn.execute(
+                sql.SQL("create table {}.{} (customer_id bigint)").format(*map(sql.Identifier, (schema, table)))
+            )
 
 
 def _free_url() -> str:
@@ -186,17 +188,27 @@ def _refused_service_account(site: Site) -> dict[str, str | None]:
     """The emulator's service account with another private key: its token request is refused, as Google does."""
     account = httpx.get(f"{site.stack.emulator.url}/_emulator/fcm/service_account", timeout=10).json()
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     connection = json.loads(site.env["AIRFLOW_CONN_LOYALTY_FCM"])
     extra = {**connection["extra"], "service_account": {**account, "private_key": pem.decode()}}
     connection = {key: value for key, value in connection.items() if key != "password"}
     return {"AIRFLOW_CONN_LOYALTY_FCM": json.dumps({**connection, "extra": extra})}
 
 
+def _with_extra(site: Site, variable: str, **extra: str) -> dict[str, str | None]:
+    connection = json.loads(site.env[variable])
+    return {variable: json.dumps({**connection, "extra": {**connection.get("extra", {}), **extra}})}
+
+
 def _without_unsubscribe_secret(site: Site) -> dict[str, str | None]:
     connection = json.loads(site.env["AIRFLOW_CONN_LOYALTY_SENDGRID"])
     extra = {key: value for key, value in connection["extra"].items() if key != "unsubscribe_secret"}
-    return {"AIRFLOW_CONN_LOYALTY_SENDGRID": json.dumps({**connection, "extra": extra}), "LOYALTY_UNSUBSCRIBE_SECRET": None}
+    return {
+        "AIRFLOW_CONN_LOYALTY_SENDGRID": json.dumps({**connection, "extra": extra}),
+        "LOYALTY_UNSUBSCRIBE_SECRET": None,
+    }
 
 
 # (case, environment changes, failing check, words of its message, words of its fix)
@@ -254,8 +266,17 @@ BROKEN: list[tuple[str, Callable[[Site], dict[str, str | None]], str, str, str]]
         "receiver down at the public URL",
         lambda site: {"LOYALTY_WEBHOOKS_PUBLIC_URL": _free_url()},
         "webhooks.receiver",
-        "/health does not answer (from LOYALTY_WEBHOOKS_PUBLIC_URL)",
+        "/health does not answer (from LOYALTY_WEBHOOKS_PUBLIC_URL",
         "Start the receiver (`loyalty webhooks",
+    ),
+    (
+        "Twilio status callback to a wrong URL",
+        lambda site: _with_extra(
+            site, "AIRFLOW_CONN_LOYALTY_TWILIO", status_callback=_free_url() + "/webhooks/twilio/status"
+        ),
+        "webhooks.receiver",
+        "/health does not answer (from loyalty_twilio's status_callback)",
+        "or correct loyalty_twilio's status_callback",
     ),
     (
         "no unsubscribe secret",

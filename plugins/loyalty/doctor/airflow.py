@@ -30,7 +30,7 @@ def _pools() -> dict[str, int]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return {pool.pool: pool.slots for pool in Pool.get_pools(session=session)}
+        return {str(pool.pool): pool.slots for pool in Pool.get_pools(session=session)}
 
 
 def _metadata() -> str:
@@ -81,7 +81,9 @@ def warehouse_connection(ctx: Deployment) -> CheckResult:
         with warehouse.connect(url, autocommit=True, timeout=5):
             pass
     except psycopg.Error as error:
-        return fail(name, f"Airflow's tasks cannot connect to {shown(url)}: {first_line(error)}", _fix(WAREHOUSE_CONN_ID))
+        return fail(
+            name, f"Airflow's tasks cannot connect to {shown(url)}: {first_line(error)}", _fix(WAREHOUSE_CONN_ID)
+        )
     return warn(
         name,
         f"Airflow's tasks use {shown(url)} ({WAREHOUSE_CONN_ID}), not this command's warehouse: fine only if it is "

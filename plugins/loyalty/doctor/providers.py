@@ -110,10 +110,11 @@ def _fcm(sender: FcmPush) -> str:
     if response.status_code == 200:
         return f"project {project} accepts the credentials (validate_only send: nothing delivered)"
     try:
-        error = response.json().get("error", {})
+        google_error = response.json().get("error", {})
     except ValueError:
-        error = {}
-    detail = f"{response.status_code} {error.get('status', '')}: {error.get('message', response.text[:120])}"
+        google_error = {}
+    status, text = google_error.get("status", ""), google_error.get("message", response.text[:120])
+    detail = f"{response.status_code} {status}: {text}"
     if response.status_code == 401:
         raise Refused(
             f"FCM rejected the access token ({detail})",
@@ -222,9 +223,10 @@ def unsubscribe(ctx: Deployment) -> CheckResult:
     if links is None:
         return fail(
             name,
-            f"no unsubscribe secret: the marketing emails of {_workflows(marketing)} are never sent (rows stay pending)",
-            "Set LOYALTY_UNSUBSCRIBE_SECRET (the receiver's value) for the Airflow workers, or extra.unsubscribe_secret "
-            f"in the {connections.SENDGRID_CONN_ID} connection.",
+            f"no unsubscribe secret: the marketing emails of {_workflows(marketing)} are never sent "
+            "(rows stay pending)",
+            "Set LOYALTY_UNSUBSCRIBE_SECRET (the receiver's value) for the Airflow workers, or "
+            f"extra.unsubscribe_secret in the {connections.SENDGRID_CONN_ID} connection.",
         )
     return ok(name, f"marketing email carries a signed one-click unsubscribe to {links.base_url}")
 

@@ -33,16 +33,23 @@ def _bases(ctx: Deployment) -> dict[str, list[str]]:
         ("email", "unsubscribe", "loyalty_sendgrid's unsubscribe links"),
         ("sms", "status_callback", "loyalty_twilio's status_callback"),
     ):
-        try:
-            with built(channel) as sender:
-                value = getattr(sender, attribute, None)
-        except Exception:  # an unusable connection: its provider check says why
-            continue
-        url = getattr(value, "base_url", value)
-        if isinstance(url, str) and url:
+        url = _handed_out(channel, attribute)
+        if url:
             base = url.split("?", 1)[0].removesuffix(TWILIO_STATUS_PATH).rstrip("/")
             bases.setdefault(base, []).append(source)
     return bases
+
+
+def _handed_out(channel: str, attribute: str) -> str | None:
+    """The receiver URL the channel's client hands out (None: no such client, or an unusable connection,
+    which its provider check reports)."""
+    try:
+        with built(channel) as sender:
+            value = getattr(sender, attribute, None)
+    except Exception:
+        return None
+    url = getattr(value, "base_url", value)
+    return url if isinstance(url, str) else None
 
 
 def receiver(ctx: Deployment) -> list[CheckResult]:
@@ -52,8 +59,8 @@ def receiver(ctx: Deployment) -> list[CheckResult]:
         results.append(
             warn(
                 "webhooks.public_url",
-                f"{PUBLIC_URL_ENV} is not set: unsubscribe links and Twilio callbacks default to {DEFAULT_WEBHOOKS_URL}, "
-                "which no provider on the internet can call",
+                f"{PUBLIC_URL_ENV} is not set: unsubscribe links and Twilio callbacks default to "
+                f"{DEFAULT_WEBHOOKS_URL}, which no provider on the internet can call",
                 f"Set {PUBLIC_URL_ENV} to the receiver's public HTTPS URL (where `loyalty webhooks` is reachable).",
             )
         )
