@@ -330,6 +330,21 @@ class TestBroken:
         assert "`airflow pools set sms 4 'sms sends'`" in checks["airflow.pools"]["fix"]
         assert set(checks) == set(healthy)
 
+    def test_a_connection_defined_in_airflows_metadata_db_counts(self, site: Site) -> None:
+        """Connections defined in the UI (the metadata DB), not only AIRFLOW_CONN_* variables, are checked."""
+        env = {name: value for name, value in site.env.items() if name != "AIRFLOW_CONN_LOYALTY_TWILIO"}
+        conn_json = site.env["AIRFLOW_CONN_LOYALTY_TWILIO"]
+        local_airflow.run_airflow(
+            ["connections", "add", "loyalty_twilio", "--conn-json", conn_json], env, "doctor-conn"
+        )
+        try:
+            code, checks = site.report({"AIRFLOW_CONN_LOYALTY_TWILIO": None})
+        finally:
+            local_airflow.run_airflow(["connections", "delete", "loyalty_twilio"], env, "doctor-conn-delete")
+        assert code == 0, checks
+        assert checks["providers.twilio"]["status"] == "ok"
+        assert "active" in checks["providers.twilio"]["message"]
+
     def test_without_bi_a_warning_becomes_a_failure_when_required(self, site: Site) -> None:
         code, checks = site.report(None, "--require-bi")
         assert code == 1

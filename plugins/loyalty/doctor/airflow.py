@@ -1,7 +1,6 @@
-"""Airflow checks, read in this process through Airflow's own Python API under the deployment's AIRFLOW_HOME
-(~4 s, most of it importing Airflow; `airflow pools list -o json` in a subprocess took ~15 s on a busy 2-core
-machine): the metadata DB answers, every channel the workflows send on has its pool (a send task whose pool is
-missing waits forever), and the tasks' warehouse connection answers.
+"""Airflow checks (read through loyalty.orchestration, the package's one Airflow importer): the metadata DB
+answers, every channel the workflows send on has its pool (a send task whose pool is missing waits forever),
+and the warehouse the tasks use answers.
 """
 
 from __future__ import annotations
@@ -13,37 +12,21 @@ import psycopg
 from loyalty import warehouse
 from loyalty.doctor.context import Deployment, first_line, shown
 from loyalty.doctor.result import CheckResult, fail, ok, skip, warn
+from loyalty.orchestration import metadata
 
 DEFAULT_SLOTS = 4  # what the local stack gives each channel; the fix suggests it
-SERVER_CONTEXT = "_AIRFLOW_PROCESS_CONTEXT"
-
-
-def read_connections_like_airflow_cli() -> None:
-    """Outside a task, Airflow's SDK reads connections from the environment only; `airflow connections get`
-    declares itself a server process to read the metadata DB too. The doctor does the same, so a connection
-    defined in the UI counts (call before the first connection is read)."""
-    os.environ.setdefault(SERVER_CONTEXT, "server")
-
-
-def _pools() -> dict[str, int]:
-    from airflow.models.pool import Pool
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {str(pool.pool): pool.slots for pool in Pool.get_pools(session=session)}
 
 
 def _metadata() -> str:
-    from airflow.configuration import AIRFLOW_HOME, conf
-
-    return f"{shown(conf.get('database', 'sql_alchemy_conn'))} (AIRFLOW_HOME={AIRFLOW_HOME})"
+    url, home = metadata.location()
+    return f"{shown(url)} (AIRFLOW_HOME={home})"
 
 
 def pools(ctx: Deployment) -> CheckResult:
     """One pool per channel the workflows send on (reward included), with at least one slot."""
     name = "airflow.pools"
     try:
-        found = _pools()
+        found = metadata.pools()
     except Exception as error:  # no metadata DB, not migrated, unreachable: SQLAlchemy's errors
         return fail(
             name,

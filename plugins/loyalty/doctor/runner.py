@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from loyalty.doctor import airflow, bi, providers, receiver, warehouse, workflows
 from loyalty.doctor.context import Deployment, first_line
 from loyalty.doctor.result import CheckResult, fail
+from loyalty.orchestration import metadata
 
 Check = Callable[[Deployment], CheckResult | Sequence[CheckResult]]
 
@@ -35,7 +36,7 @@ CHECKS: list[Check] = [
 def run_checks(ctx: Deployment | None = None, checks: Sequence[Check] = CHECKS) -> list[CheckResult]:
     """Every check's results, in order."""
     ctx = ctx or Deployment()
-    airflow.read_connections_like_airflow_cli()
+    metadata.read_connections_from_metadata()
     results: list[CheckResult] = []
     for check in checks:
         try:
