@@ -65,6 +65,8 @@ def receiver(ctx: Deployment) -> list[CheckResult]:
             )
         )
     needed = {VERIFIERS[channel] for channel in ctx.workflows.channels() if channel in VERIFIERS}
+    if any(spec.sends_marketing_email(spec.channels()) for spec in ctx.workflows.specs):
+        needed.add(("unsubscribe", "LOYALTY_UNSUBSCRIBE_SECRET"))  # the links in every marketing email
     for base, sources in _bases(ctx).items():
         results.append(_probe(name, base, ", ".join(sources), needed))
     return results
