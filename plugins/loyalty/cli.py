@@ -397,6 +397,23 @@ def dashboards_bundle(
     console.print(f"bundle written to {output}", highlight=False)
 
 
+@app.command()
+def doctor(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    require_bi: Annotated[bool, typer.Option(help="A deployment without BI is a failure, not a warning.")] = False,
+) -> None:
+    """Check the deployment: warehouse, workflows, provider credentials, webhook receiver, Airflow pools and
+    connections, BI. One line per check, a plain-words fix under each problem; exit 1 when something is wrong."""
+    from loyalty.doctor import Deployment, failed, print_report, run_checks, to_json
+
+    results = run_checks(Deployment(require_bi=require_bi))
+    if json_output:
+        print(to_json(results))
+    else:
+        print_report(results, console)
+    raise typer.Exit(1 if failed(results) else 0)
+
+
 def main() -> None:
     app()
 

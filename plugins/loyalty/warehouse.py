@@ -138,9 +138,15 @@ def url_from_connection_fields(
 
 
 @contextmanager
-def connect(url: str | None = None, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A psycopg connection to the warehouse; commits on success, rolls back on error."""
-    with psycopg.connect(url or resolve_url(), autocommit=autocommit) as conn:
+def connect(
+    url: str | None = None, autocommit: bool = False, timeout: int | None = None
+) -> Iterator[psycopg.Connection]:
+    """A psycopg connection to the warehouse; commits on success, rolls back on error. `timeout` (seconds)
+    bounds the connection attempt (libpq's connect_timeout) for callers that must answer quickly."""
+    conninfo = url or resolve_url()
+    if timeout is not None:
+        conninfo = psycopg.conninfo.make_conninfo(conninfo, connect_timeout=timeout)
+    with psycopg.connect(conninfo, autocommit=autocommit) as conn:
         yield conn
 
 

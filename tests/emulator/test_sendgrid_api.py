@@ -142,6 +142,20 @@ def test_auth_required_when_api_key_set(emulator_factory) -> None:
     assert httpx.get(f"{emu.url}/_emulator/stats").json()["messages"] == 1
 
 
+def test_scopes_prove_the_key_and_send_nothing(emulator_factory) -> None:
+    """GET /v3/scopes (what `loyalty doctor` calls) lists the key's scopes, Mail Send among them, for the
+    configured key, and is 401 in SendGrid's shape for a wrong or missing one; it records no message."""
+    emu = emulator_factory(api_key="secret")
+    response = sg_client(emu, "secret").client.scopes.get()
+    assert response.status_code == 200
+    assert "mail.send" in response.to_dict["scopes"]
+    with pytest.raises(HTTPError) as info:
+        sg_client(emu, "wrong").client.scopes.get()
+    assert info.value.status_code == 401
+    assert httpx.get(f"{emu.url}/v3/scopes").status_code == 401
+    assert httpx.get(f"{emu.url}/_emulator/stats").json()["messages"] == 0
+
+
 def test_injected_faults(emulator_factory) -> None:
     """Fault injection: a 429 with Retry-After records nothing; an 'after_accept' 500 records
     the message anyway (the case a send ledger must reconcile by send_id); then back to 202."""

@@ -86,6 +86,18 @@ class TestTwilio:
             twilio(emu, token="wrong").messages.create(to="+5511999990001", from_="+15005550006", body="x")
         assert (info.value.status, info.value.code) == (401, 20003)
 
+    def test_fetching_the_account_proves_the_credentials(self, emu) -> None:
+        """GET /2010-04-01/Accounts/{sid}.json (what `loyalty doctor` calls) answers the active account for
+        the configured SID and token; a wrong token or another SID is 401 with code 20003."""
+        account = twilio(emu).api.v2010.accounts(SID).fetch()
+        assert (account.sid, account.status) == (SID, "active")
+        with pytest.raises(TwilioRestException) as info:
+            twilio(emu, token="wrong").api.v2010.accounts(SID).fetch()
+        assert (info.value.status, info.value.code) == (401, 20003)
+        with pytest.raises(TwilioRestException) as info:
+            twilio(emu).api.v2010.accounts("AC" + "b" * 32).fetch()
+        assert info.value.status == 401
+
     def test_stop_blocks_with_21610_until_start(self, emu, receiver) -> None:
         """A recipient's STOP reaches the inbound URL signed; sends to them fail with 21610 until START."""
         client = twilio(emu)
@@ -178,6 +190,18 @@ class TestFcm:
         assert bad.status_code == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"
         assert self._send(emu, {"topic": "news"}).status_code == 400
         assert self._send(emu, {"token": "t"}, token=None).json()["error"]["status"] == "UNAUTHENTICATED"
+
+    def test_validate_only_to_a_topic_checks_the_token_and_delivers_nothing(self, emulator_factory) -> None:
+        """A validate_only dry run (what `loyalty doctor` sends) may name a topic, as FCM allows: the right
+        token gets the fake message name, a wrong one 401 UNAUTHENTICATED; nothing is recorded as sent."""
+        emu = emulator_factory(fcm_access_token="good")
+        url = f"{emu.url}/v1/projects/shop/messages:send"
+        body = {"validate_only": True, "message": {"topic": "loyalty-doctor"}}
+        ok = httpx.post(url, json=body, headers={"Authorization": "Bearer good"})
+        assert ok.status_code == 200 and ok.json()["name"] == "projects/shop/messages/fake_message_id"
+        refused = httpx.post(url, json=body, headers={"Authorization": "Bearer bad"})
+        assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
+        assert httpx.get(f"{emu.url}/_emulator/messages", params={"channel": "push"}).json() == []
 
     def test_bounce_rate_unregisters_a_share_of_tokens(self, emulator_factory) -> None:
         emu = emulator_factory(seed=3, push={"bounce_rate": 0.5})

@@ -5,7 +5,9 @@
 ``{"name": "projects/{project}/messages/{id}"}``, or Google's error shape
 ``{"error": {"code", "message", "status", "details": [{"@type": "...FcmError", "errorCode"}]}}``:
 404 NOT_FOUND/UNREGISTERED for a device token FCM no longer knows, 400 INVALID_ARGUMENT for a
-malformed message (``data`` values must be strings), 401 UNAUTHENTICATED.
+malformed message (``data`` values must be strings), 401 UNAUTHENTICATED. Messages go to device
+tokens only, except a ``validate_only`` dry run, which FCM also accepts for a topic or condition
+(nothing is delivered: a harmless call that proves the credentials).
 
 FCM itself has no delivery webhooks: the app reports receipts. The emulator plays the app and
 posts them to ``push_receipt_url`` as a JSON array of
@@ -159,13 +161,16 @@ def validate(body: Any) -> tuple[dict[str, Any], bool]:
     unknown = sorted(set(message) - _MESSAGE_FIELDS)
     if unknown:
         raise invalid(f"Invalid JSON payload received. Unknown name \"{unknown[0]}\" at 'message': Cannot find field.")
+    validate_only = body.get("validate_only", False)
+    if not isinstance(validate_only, bool):
+        raise invalid("Invalid value at 'validate_only' (TYPE_BOOL).")
     targets = [k for k in ("token", "topic", "condition") if k in message]
     if len(targets) != 1:
         raise invalid("Request contains an invalid argument: exactly one of token, topic or condition is required.")
-    if targets != ["token"]:
+    if targets != ["token"] and not validate_only:  # a dry run to a topic delivers nothing: accepted
         raise invalid("The emulator delivers to device tokens only (no topic or condition).")
-    if not isinstance(message["token"], str) or not message["token"].strip():
-        raise invalid("The registration token is not a valid FCM registration token")
+    if not isinstance(message[targets[0]], str) or not message[targets[0]].strip():
+        raise invalid(f"The {targets[0]} is not a valid FCM {targets[0]}")
     data = message.get("data", {})
     if not isinstance(data, dict):
         raise invalid("Invalid value at 'message.data' (type.googleapis.com/google.protobuf.Struct).")
@@ -178,9 +183,6 @@ def validate(body: Any) -> tuple[dict[str, Any], bool]:
     size = len(json.dumps({"data": data, "notification": notification}).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise invalid(f"Android message is too big: {size} bytes, the limit is {MAX_PAYLOAD_BYTES}.")
-    validate_only = body.get("validate_only", False)
-    if not isinstance(validate_only, bool):
-        raise invalid("Invalid value at 'validate_only' (TYPE_BOOL).")
     return message, validate_only
 
 
@@ -225,8 +227,8 @@ def routes(state: EmulatorState, config: EmulatorConfig, issuer: TokenIssuer) ->
             return faults.respond(fault, _fault_error)
         try:
             message, validate_only = validate(json.loads(raw))
-            token = message["token"]
-            if token in state.unregistered_tokens or token_unregistered(config.seed, token, config.push):
+            token = message.get("token", "")
+            if token and (token in state.unregistered_tokens or token_unregistered(config.seed, token, config.push)):
                 raise FcmError(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
         except (ValueError, UnicodeDecodeError):
             record(400)

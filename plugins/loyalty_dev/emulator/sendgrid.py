@@ -424,6 +424,11 @@ def _check_headers(headers: Any, field_name: str, errors: list[dict[str, Any]]) 
         errors.append(error("The headers must be a collection of key/value pairs of strings.", field_name))
 
 
+# The scopes of the emulator's one API key: what the project calls (a restricted key with Mail Send and the
+# Event Webhook settings would show the same at SendGrid).
+KEY_SCOPES = ("mail.send", "user.webhooks.event.settings.read", "user.webhooks.event.settings.update")
+
+
 def _authorized(request: Request, config: EmulatorConfig) -> JSONResponse | None:
     if config.api_key is None:
         return None
@@ -514,8 +519,16 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
             state.dispatchers[DISPATCHER].url = config.webhook_url
         return JSONResponse({"enabled": config.webhook_url is not None, "url": config.webhook_url or ""})
 
+    async def scopes(request: Request) -> Response:
+        """What the API key may do (GET /v3/scopes): a harmless call that proves the key is accepted."""
+        denied = _authorized(request, config)
+        if denied is not None:
+            return denied
+        return JSONResponse({"scopes": list(KEY_SCOPES)})
+
     return [
         Route("/v3/mail/send", mail_send, methods=["POST"]),
+        Route("/v3/scopes", scopes, methods=["GET"]),
         Route("/v3/user/webhooks/event/settings/signed", signed_settings, methods=["GET"]),
         Route("/v3/user/webhooks/event/settings", event_webhook_settings, methods=["GET", "PATCH"]),
     ]

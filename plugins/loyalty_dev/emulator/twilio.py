@@ -4,6 +4,7 @@
 the account SID and auth token) answers 201 with a Message resource (``sid`` "SM…", ``status``
 "queued"), or Twilio's error shape ``{"code", "message", "more_info", "status"}``: 21211 for an
 invalid 'To', 21610 for a number that replied STOP, 21602/21603/21604 for missing fields.
+``GET /2010-04-01/Accounts/{AccountSid}.json`` answers the (active) Account resource, or 401 (20003).
 
 Each accepted message posts status callbacks (queued, sent, delivered | undelivered, or failed
 with ``ErrorCode``) to its ``StatusCallback`` URL, form-encoded and signed with
@@ -362,4 +363,32 @@ def routes(state: EmulatorState, config: EmulatorConfig) -> list[Route]:
             return faults.respond(fault, _fault_error)
         return JSONResponse(message.resource(), status_code=201)
 
-    return [Route("/2010-04-01/Accounts/{account_sid}/Messages.json", create_message, methods=["POST"])]
+    async def fetch_account(request: Request) -> Response:
+        """The Account resource (GET /2010-04-01/Accounts/{sid}.json): a harmless call that proves the
+        SID and auth token are accepted; 401 (code 20003) otherwise, as Twilio answers."""
+        denied = _authorized(request, config, request.path_params["account_sid"])
+        if denied is not None:
+            return denied
+        return JSONResponse(account_resource(config.twilio_account_sid, state.clock.now()))
+
+    return [
+        Route("/2010-04-01/Accounts/{account_sid}/Messages.json", create_message, methods=["POST"]),
+        Route("/2010-04-01/Accounts/{account_sid}.json", fetch_account, methods=["GET"]),
+    ]
+
+
+def account_resource(account_sid: str, now: float) -> dict[str, Any]:
+    """The emulator's one account, active, in the shape of Twilio's Account resource."""
+    uri = f"/{API_VERSION}/Accounts/{account_sid}"
+    return {
+        "auth_token": None,  # Twilio no longer returns it
+        "date_created": _rfc2822(now),
+        "date_updated": _rfc2822(now),
+        "friendly_name": "Loyalty emulator account",
+        "owner_account_sid": account_sid,
+        "sid": account_sid,
+        "status": "active",
+        "subresource_uris": {"messages": f"{uri}/Messages.json"},
+        "type": "Full",
+        "uri": f"{uri}.json",
+    }

@@ -1,0 +1,65 @@
+"""What the checks share: the options, the workflows read once, and what earlier checks found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from loyalty.paths import WORKFLOWS_DIR
+from loyalty.specs import WorkflowSpec
+
+
+@dataclass
+class Workflows:
+    """The specs that load, and one error line per spec that does not."""
+
+    specs: list[WorkflowSpec]
+    errors: list[str]
+
+    def channels(self) -> dict[str, list[str]]:
+        """channel → the workflows that may send on it (one Airflow pool and, but reward, one connection each)."""
+        found: dict[str, list[str]] = {}
+        for spec in self.specs:
+            for channel in spec.channels():
+                found.setdefault(channel, []).append(spec.id)
+        return found
+
+
+@dataclass
+class Deployment:
+    """Handed to every check in order; a check may record what later ones need (the warehouse URL once it
+    answered, the schemas found missing)."""
+
+    require_bi: bool = False
+    workflows_dir: Path = WORKFLOWS_DIR
+    warehouse_url: str | None = None
+    missing_schemas: list[str] = field(default_factory=list)
+
+    @cached_property
+    def workflows(self) -> Workflows:
+        from loyalty.specs import load_spec, spec_paths
+
+        specs, errors = [], []
+        for path in spec_paths(self.workflows_dir):
+            try:
+                specs.append(load_spec(path))
+            except Exception as error:  # SpecError and anything a broken file raises: reported, not raised
+                errors.append(f"{path.name}: {str(error).splitlines()[0]}")
+        return Workflows(specs, errors)
+
+
+def shown(url: str) -> str:
+    """A URL fit to print: its password replaced by ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def first_line(error: BaseException) -> str:
+    """An exception as one readable line (no stack trace, no multi-line driver noise)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
