@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg import sql
 
-from loyalty import warehouse
+from loyalty import migrations, warehouse
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import load_spec, spec_paths
 from loyalty_dev import local_airflow
@@ -50,6 +50,7 @@ class Site:
     stack: Stack
     env: dict[str, str]
     no_raw_url: str  # a second scratch database whose `raw` schema was dropped
+    behind_url: str  # a third, at an older migration than this release's head
 
     def doctor(self, changes: dict[str, str | None] | None = None, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `loyalty doctor` with `changes` to the environment (None removes a variable)."""
@@ -76,13 +77,13 @@ class Site:
         return completed.returncode, checks
 
 
-def _scratch_database(server_url: str, prefix: str) -> str:
+def _scratch_database(server_url: str, prefix: str, revision: str = "head") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     params = warehouse.connection_params(server_url)
     url = warehouse.url_from_connection_fields(params["host"], params["port"], params["user"], params["password"], name)
-    warehouse.init_schema(url)
+    migrations.upgrade(url, revision)
     return url
 
 
@@ -120,15 +121,17 @@ def site(warehouse_url: str, session_dir: Path) -> Iterator[Site]:
     no_raw_url = _scratch_database(warehouse_url, "doctor_no_raw")
     with psycopg.connect(no_raw_url) as conn:
         conn.execute("drop schema raw cascade")
+    behind_url = _scratch_database(warehouse_url, "doctor_behind", revision="0003")
     try:
         with ExitStack() as services:
             stack = start_stack(services, url, seed=5)
             local_airflow.prepare(stack.airflow_env, pools=CHANNEL_POOLS)
             env = {name: value for name, value in os.environ.items() if name not in HIDDEN}
-            yield Site(stack, {**env, **stack.airflow_env}, no_raw_url)
+            yield Site(stack, {**env, **stack.airflow_env}, no_raw_url, behind_url)
     finally:
         _drop_database(warehouse_url, url)
         _drop_database(warehouse_url, no_raw_url)
+        _drop_database(warehouse_url, behind_url)
         mp.undo()
 
 
@@ -226,6 +229,13 @@ BROKEN: list[tuple[str, Callable[[Site], dict[str, str | None]], str, str, str]]
         "warehouse.schemas",
         "schema(s) missing: raw",
         "Run `loyalty warehouse init`",
+    ),
+    (
+        "migrations behind",
+        lambda site: {"LOYALTY_WAREHOUSE_URL": site.behind_url},
+        "warehouse.migrations",
+        "at revision 0003, this release's head is 0004 (1 pending: 0004)",
+        "Run `loyalty warehouse upgrade`",
     ),
     (
         "wrong SendGrid key",

@@ -19,7 +19,7 @@ CHECKS: list[Check] = [
     warehouse.connect,
     warehouse.schemas,
     warehouse.tables,
-    # warehouse.migrations goes here (see the marked place in loyalty/doctor/warehouse.py)
+    warehouse.migrations,
     workflows.specs,
     warehouse.marts,
     providers.provider_check("email"),

@@ -1,6 +1,5 @@
-"""Warehouse checks: it answers, the application's schemas and tables exist, dbt's marts are built.
-
-The migrations check (the schema at alembic's head) goes in the marked place below and in runner.CHECKS.
+"""Warehouse checks: it answers, the application's schemas and tables exist at the newest migration, dbt's
+marts are built.
 """
 
 from __future__ import annotations
@@ -86,21 +85,26 @@ def tables(ctx: Deployment) -> CheckResult:
     return ok(name, f"all {len(warehouse.APP_TABLES)} application tables present")
 
 
-# ── MIGRATIONS CHECK: the lead adds it here (loyalty.migrations, built in parallel), then lists it in
-# runner.CHECKS right after `tables`. About ten lines:
-#
-# def migrations(ctx: Deployment) -> CheckResult:
-#     """The warehouse's schema is at the migrations' head (`loyalty warehouse upgrade` brings it there)."""
-#     name = "warehouse.migrations"
-#     if ctx.warehouse_url is None or ctx.missing_schemas:
-#         return skip(name, "not checked: the warehouse does not answer or lacks its schemas")
-#     from loyalty.migrations import status
-#     found = status(ctx.warehouse_url)
-#     if not found.is_current:
-#         return fail(name, f"at {found.current}, head is {found.head} ({len(found.pending)} pending)",
-#                     "Run `loyalty warehouse upgrade` (with the same LOYALTY_WAREHOUSE_URL).")
-#     return ok(name, f"at head ({found.head})")
-# ──
+def migrations(ctx: Deployment) -> CheckResult:
+    """The application tables are at this release's newest migration (`loyalty warehouse upgrade` brings them)."""
+    name = "warehouse.migrations"
+    if ctx.warehouse_url is None or ctx.missing_schemas:
+        return skip(name, "not checked: the warehouse does not answer or lacks its schemas")
+    from loyalty.migrations import MigrationError, status
+
+    try:
+        found = status(ctx.warehouse_url)
+    except MigrationError as error:  # e.g. a revision this release does not know: a newer release upgraded it
+        return fail(name, first_line(error), "Run the release that upgraded this warehouse, or restore its backup.")
+    if not found.is_current:
+        return fail(
+            name,
+            f"at revision {found.current or 'none'}, this release's head is {found.head} "
+            f"({len(found.pending)} pending: {', '.join(found.pending)})",
+            "Run `loyalty warehouse upgrade` with the same LOYALTY_WAREHOUSE_URL (back the ledger up first: "
+            "docs/operations.md).",
+        )
+    return ok(name, f"at this release's head revision ({found.head})")
 
 
 def marts(ctx: Deployment) -> CheckResult:
