@@ -208,6 +208,27 @@ class TestComposeFile:
             values = {env[shared] for env in envs.values()}
             assert len(values) == 1 and all(values), f"{shared} differs between Airflow services: {values}"
         assert argv(rendered["services"]["airflow-worker"]["command"]) == ["airflow", "celery", "worker"]
+        assert rendered["services"]["airflow-worker"]["stop_grace_period"] == "10m"  # warm shutdown: batches finish
+
+    def test_bi_is_superset_with_logins_and_its_own_metadata(self, rendered: dict[str, Any]) -> None:
+        """The `bi` service (superset/Dockerfile, once superset/docker-compose.yml): Postgres metadata, the Redis
+        cache, a secret key and an admin password from the env file, no public role, after its metadata is up."""
+        bi = rendered["services"]["bi"]
+        assert Path(bi["build"]["context"]) == PROJECT_ROOT / "superset"
+        env = bi["environment"]
+        assert env["SUPERSET_METADATA_URL"].startswith("postgresql+psycopg2://superset:")
+        assert env["SUPERSET_METADATA_URL"].endswith("@bi-metadata:5432/superset")
+        assert env["SUPERSET_REDIS_URL"].startswith("redis://redis:6379/")
+        assert (
+            env["SUPERSET_REDIS_URL"]
+            != rendered["services"]["airflow-worker"]["environment"]["AIRFLOW__CELERY__BROKER_URL"]
+        )
+        assert env["SUPERSET_SECRET_KEY"] and env["SUPERSET_ADMIN_PASSWORD"]
+        assert env["LOYALTY_WAREHOUSE_SQLALCHEMY_URI"].startswith("postgresql+psycopg2://")
+        assert bi["depends_on"]["bi-metadata"]["condition"] == "service_healthy"
+        raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["bi"]["environment"]
+        assert ":?" in raw["SUPERSET_SECRET_KEY"] and ":?" in raw["SUPERSET_ADMIN_PASSWORD"]  # required, no default
+        assert not (PROJECT_ROOT / "superset" / "docker-compose.yml").exists()  # one compose file
 
     def test_secrets_come_only_from_the_env_file(self) -> None:
         """In docker-compose.yml itself every secret (by name, or a password in a URL) is interpolated from the
