@@ -1,18 +1,10 @@
 #!/bin/sh
 # One-shot before the Airflow services start (the `airflow-init` service of docker-compose.yml; safe to run again):
-# migrate Airflow's metadata, set one pool per channel, write the simple auth manager's passwords from
-# AIRFLOW_PASSWORDS, create or update the warehouse's application tables.
+# write the simple auth manager's passwords from AIRFLOW_PASSWORDS (first: a bad value stops it before anything
+# changes), migrate Airflow's metadata, set one pool per channel, create or update the warehouse's application tables.
 #   LOYALTY_POOLS       "pool=slots ..." (default "email=4 sms=4 push=4 reward=2": send tasks in parallel per channel)
 #   AIRFLOW_PASSWORDS   JSON object, user -> password, one entry per user of AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
 set -eu
-
-airflow db migrate
-
-for entry in ${LOYALTY_POOLS:-email=4 sms=4 push=4 reward=2}; do
-    pool=${entry%%=*}
-    slots=${entry#*=}
-    airflow pools set "$pool" "$slots" "$pool sends"
-done
 
 python - <<'PY'
 """The simple auth manager reads passwords from its file; refuse a missing or partial AIRFLOW_PASSWORDS by name."""
@@ -31,10 +23,17 @@ if not isinstance(passwords, dict) or not all(isinstance(v, str) and v for v in 
 missing = [user for user in users if user not in passwords]
 if missing:
     sys.exit(f"AIRFLOW_PASSWORDS has no password for {', '.join(missing)} (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS)")
-with open(path, "w") as file:
+with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
     json.dump({user: passwords[user] for user in users}, file)
-os.chmod(path, 0o600)
 print(f"passwords written for {', '.join(users)}")
 PY
+
+airflow db migrate
+
+for entry in ${LOYALTY_POOLS:-email=4 sms=4 push=4 reward=2}; do
+    pool=${entry%%=*}
+    slots=${entry#*=}
+    airflow pools set "$pool" "$slots" "$pool sends"
+done
 
 loyalty warehouse init
