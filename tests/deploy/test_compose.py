@@ -119,7 +119,9 @@ def dockerfile_files() -> dict[str, Path]:
     return provided
 
 
-def run_help(command: list[str], service_env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_help(
+    command: list[str], service_env: dict[str, str], tmp_path: Path, with_help: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`<command> --help` in the project's .venv with the service's environment (its paths are the image's)."""
     env = {
         **{key: str(value) for key, value in service_env.items()},
@@ -131,7 +133,12 @@ def run_help(command: list[str], service_env: dict[str, str], tmp_path: Path) ->
     }
     executable = VENV_BIN / command[0]
     return subprocess.run(
-        [str(executable), *command[1:], "--help"], env=env, capture_output=True, text=True, check=False, timeout=180
+        [str(executable), *command[1:], *(["--help"] if with_help else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
     )
 
 
@@ -305,6 +312,19 @@ class TestImage:
             assert "usage" in result.stdout.lower(), result.stdout[:500]
             checked.append(name)
         assert {"airflow-apiserver", "airflow-worker", "webhooks"} <= set(checked)
+
+    def test_the_configured_executor_loads(self, compose_available: None, tmp_path: Path) -> None:
+        """With the worker's environment the CeleryExecutor and its Celery app import (`--help` does not import them:
+        celery 5.7 broke the provider's import while every `--help` still answered)."""
+        env = render("local")["services"]["airflow-worker"]["environment"]
+        code = (
+            "from airflow.executors.executor_loader import ExecutorLoader\n"
+            "from airflow.providers.celery.executors.celery_executor import app\n"
+            "print(ExecutorLoader.import_default_executor_cls()[0].__name__, app.main)"
+        )
+        result = run_help(["python", "-c", code], env, tmp_path, with_help=False)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip().splitlines()[-1].split()[0] == "CeleryExecutor"
 
     def test_the_init_script_calls_existing_commands(self, tmp_path: Path) -> None:
         """Every `airflow ...` and `loyalty ...` line of the image's init script names a real subcommand."""
