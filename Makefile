@@ -17,7 +17,7 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo demo-sample test test-fast test-truth test-demo-sample soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
+.PHONY: install demo demo-sample test test-fast test-truth test-demo-sample test-compose-stack soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
@@ -56,6 +56,11 @@ test-truth: install
 # The demo on the sample retailer's own data (examples/retailer), as `make demo-sample` runs it: ~3 minutes.
 test-demo-sample: install
 	LOYALTY_TEST_DEMO_SAMPLE=1 $(VENV)/bin/pytest tests/e2e/test_demo_on_sample.py -v
+
+# docker-compose.yml's Airflow (init, api-server, scheduler, DAG processor, triggerer, a Celery worker) as processes with
+# the environment the compose file renders, a DAG run through Redis and the execution API (~3-5 minutes).
+test-compose-stack: install
+	LOYALTY_TEST_COMPOSE_STACK=1 $(VENV)/bin/pytest tests/deploy/test_airflow_stack.py -v
 
 # Crash soak: send tasks killed with SIGKILL mid-batch under provider faults, round after round
 # (~8 s a round; SOAK_ROUNDS=200 for a long run, LOYALTY_SOAK_SEED=<n> to repeat one).

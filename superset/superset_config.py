@@ -2,8 +2,8 @@
 
 Local (`loyalty dashboards`): SQLite metadata in LOYALTY_SUPERSET_HOME, a generated secret key, and a read-only
 anonymous view (LOYALTY_SUPERSET_PUBLIC=1: Superset's built-in Public role, plus access to the warehouse database
-only). Production (superset/docker-compose.yml): Postgres metadata (SUPERSET_METADATA_URL), Redis cache, a secret
-key from the environment, logins required (LOYALTY_SUPERSET_PUBLIC unset).
+only). Production (the `bi` service of docker-compose.yml): Postgres metadata (SUPERSET_METADATA_URL), Redis cache,
+a secret key from the environment, logins required (LOYALTY_SUPERSET_PUBLIC unset).
 """
 
 from __future__ import annotations

@@ -331,7 +331,7 @@ def dashboards(
 ) -> None:
     """Start Superset on the warehouse (installed on first use), import the dashboards, print their URLs.
 
-    Anonymous visitors get a read-only view (local demo only; production: superset/docker-compose.yml).
+    Anonymous visitors get a read-only view (local demo only; production: the `bi` service of docker-compose.yml).
     Runs until Ctrl-C unless --detach."""
     if ctx.invoked_subcommand is not None:
         return

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -30,6 +28,7 @@ from loyalty_dev.local_airflow import LOCAL_UNSUBSCRIBE as UNSUBSCRIBE
 from loyalty_dev.simulation import GeneratorConfig
 
 from ..conftest import empty_app_tables
+from ..debian import ensure_packages
 
 CONFIG = DemoConfig(GeneratorConfig(customers=3_000, seed=11, campaign_days=14), run_every_days=7)
 WORKFLOW = WORKFLOWS_DIR / "win_back.yml"
@@ -80,20 +79,7 @@ def artifacts_dir() -> Path:
 
 def ensure_chromium() -> str | None:
     """Install Debian's chromium and chromium-driver when missing; None when ready, else why not."""
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return None
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        return "chromium is missing and apt-get is unavailable or not root: apt-get install chromium chromium-driver"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt, "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"]
-    result = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:  # a stale package index: refresh once and retry
-        subprocess.run([apt, "update", "-q"], env=env, capture_output=True, check=False)
-        result = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not CHROMIUM.exists():
-        return f"apt-get install chromium chromium-driver failed: {result.stderr.strip()[-400:]}"
-    return None
+    return ensure_packages(["chromium", "chromium-driver"], [CHROMIUM, CHROMEDRIVER])
 
 
 def _build_world(url: str) -> None:
