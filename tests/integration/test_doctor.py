@@ -146,6 +146,7 @@ EVERY_CHECK = {
     "warehouse.connect",
     "warehouse.schemas",
     "warehouse.tables",
+    "warehouse.migrations",
     "warehouse.marts",
     "workflows.specs",
     "providers.sendgrid",
