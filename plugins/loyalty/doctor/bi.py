@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import os
 
-import httpx
-
-from loyalty.doctor.context import Deployment, first_line
+from loyalty.doctor.context import Deployment, get_health
 from loyalty.doctor.result import CheckResult, fail, ok, warn
 
 BI_URL_ENV = "LOYALTY_BI_URL"
-TIMEOUT_S = 5
 
 
 def _configured() -> tuple[str, str] | None:
@@ -34,10 +31,7 @@ def superset(ctx: Deployment) -> CheckResult:
         return fail(name, message, fix) if ctx.require_bi else warn(name, message, fix)
     url, source = found
     fix = f"Start Superset (`loyalty dashboards --detach` locally) or correct {BI_URL_ENV} ({url})."
-    try:
-        response = httpx.get(f"{url}/health", timeout=TIMEOUT_S)
-    except httpx.HTTPError as error:
-        return fail(name, f"{url}/health does not answer (from {source}): {first_line(error)}", fix)
-    if response.status_code != 200:
-        return fail(name, f"{url}/health answered {response.status_code}, not 200 (from {source})", fix)
+    response, why_not = get_health(url, source)
+    if response is None:
+        return fail(name, why_not, fix)
     return ok(name, f"{url} answers /health (from {source})")

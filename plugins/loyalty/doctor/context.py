@@ -7,6 +7,8 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import WorkflowSpec
 
@@ -63,3 +65,18 @@ def first_line(error: BaseException) -> str:
     """An exception as one readable line (no stack trace, no multi-line driver noise)."""
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+HTTP_TIMEOUT_S = 5
+
+
+def get_health(base: str, source: str) -> tuple[httpx.Response | None, str]:
+    """GET `<base>/health` of a service the deployment points at: its 200 response, or None and why not (naming
+    the URL and where it came from, for the check's message)."""
+    try:
+        response = httpx.get(f"{base}/health", timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError as error:
+        return None, f"{base}/health does not answer (from {source}): {first_line(error)}"
+    if response.status_code != 200:
+        return None, f"{base}/health answered {response.status_code}, not 200 (from {source})"
+    return response, ""

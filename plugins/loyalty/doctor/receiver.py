@@ -8,14 +8,13 @@ import os
 
 import httpx
 
-from loyalty.doctor.context import Deployment, first_line
+from loyalty.doctor.context import HTTP_TIMEOUT_S, Deployment, first_line, get_health
 from loyalty.doctor.providers import built
 from loyalty.doctor.result import CheckResult, fail, ok, warn
 from loyalty.orchestration.connections import DEFAULT_WEBHOOKS_URL
 
 PUBLIC_URL_ENV = "LOYALTY_WEBHOOKS_PUBLIC_URL"
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
-TIMEOUT_S = 5
 # channel → (the receiver's name for its verifier, the variable that gives the receiver its secret)
 VERIFIERS = {
     "email": ("sendgrid", "LOYALTY_SENDGRID_WEBHOOK_PUBLIC_KEY"),
@@ -75,15 +74,12 @@ def receiver(ctx: Deployment) -> list[CheckResult]:
 def _probe(name: str, base: str, sources: str, needed: set[tuple[str, str]]) -> CheckResult:
     start = f"Start the receiver (`loyalty webhooks --port 8090`) where {base} reaches it, or correct {sources}"
     start += ": providers post their events and recipients unsubscribe there."
-    try:
-        health = httpx.get(f"{base}/health", timeout=TIMEOUT_S)
-    except httpx.HTTPError as error:
-        return fail(name, f"{base}/health does not answer (from {sources}): {first_line(error)}", start)
-    if health.status_code != 200:
-        return fail(name, f"{base}/health answered {health.status_code}, not 200 (from {sources})", start)
+    health, why_not = get_health(base, sources)
+    if health is None:
+        return fail(name, why_not, start)
     try:
         verified = set(health.json().get("providers", []))
-        ready = httpx.get(f"{base}/health/ready", timeout=TIMEOUT_S)
+        ready = httpx.get(f"{base}/health/ready", timeout=HTTP_TIMEOUT_S)
     except (httpx.HTTPError, ValueError, AttributeError) as error:
         return fail(name, f"{base} answers, but not as `loyalty webhooks` does: {first_line(error)}", start)
     if ready.status_code != 200:
