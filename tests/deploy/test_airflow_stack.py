@@ -5,8 +5,8 @@ Postgres), Redis (a redis-server on a free port) and the ports. A DAG run goes s
 execution API with the compose file's JWT secret, after logging in with the simple auth manager and unpausing the
 DAG (new DAGs start paused).
 
-Its own target (`make test-compose-stack`, 3–5 minutes on 2 cores): tests/deploy/test_compose.py checks the same
-file statically in `make test`.
+Part of `make test` (~75 s on 2 cores; alone: `make test-compose-stack`); tests/deploy/test_compose.py checks the
+same file statically.
 """
 
 from __future__ import annotations
@@ -15,32 +15,29 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
 from loyalty import warehouse
 from loyalty.paths import PROJECT_ROOT
+from loyalty_dev.celery_stack import free_port, redis_broker
 
 from ..debian import ensure_packages
 from .test_compose import render
 
-RUN_IT = os.environ.get("LOYALTY_TEST_COMPOSE_STACK") == "1"
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.timeout(900),
-    pytest.mark.skipif(not RUN_IT, reason="the compose Airflow stack as processes: make test-compose-stack"),
 ]
 VENV_BIN = Path(sys.executable).parent
 SERVICES = {
@@ -71,18 +68,12 @@ compose_stack_smoke()
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(what: str, check: Any, timeout: float, log_dir: Path) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             result = check()
-        except (OSError, urllib.error.URLError):
+        except (OSError, httpx.HTTPError):
             result = None
         if result:
             return result
@@ -93,15 +84,9 @@ def wait_for(what: str, check: Any, timeout: float, log_dir: Path) -> Any:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    why_not = ensure_packages(["redis-server"], [Path("/usr/bin/redis-server")])
-    if why_not:
-        pytest.skip(f"redis-server unavailable: {why_not}")
-    port = free_port()
-    args = ["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
-    server = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=30)
+    ensure_packages(["redis-server"], [Path("/usr/bin/redis-server")])  # without it: the machine's Redis on 6379
+    with redis_broker(tmp_path / "redis") as url:
+        yield url
 
 
 @pytest.fixture
@@ -164,11 +149,10 @@ def stack_env(
 
 
 def api(port: int, path: str, token: str | None = None, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http://127.0.0.1 only
-        return json.loads(response.read() or b"null")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.request(method, f"http://127.0.0.1:{port}{path}", json=body, headers=headers, timeout=30)
+    response.raise_for_status()
+    return response.json() if response.content else None
 
 
 def test_a_dag_runs_on_a_celery_worker_with_the_compose_environment(
@@ -198,14 +182,14 @@ def test_a_dag_runs_on_a_celery_worker_with_the_compose_environment(
         wait_for("the api-server", lambda: api(api_port, "/api/v2/version"), 300, logs)
         wait_for(
             "the scheduler's health check",
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{health_port}/health", timeout=10),
+            lambda: httpx.get(f"http://127.0.0.1:{health_port}/health", timeout=10).is_success,
             300,
             logs,
         )
 
-        with pytest.raises(urllib.error.HTTPError) as refused:
+        with pytest.raises(httpx.HTTPStatusError) as refused:
             api(api_port, "/api/v2/dags")
-        assert refused.value.code == 401  # logins required
+        assert refused.value.response.status_code == 401  # logins required
         passwords = json.loads(env["AIRFLOW_PASSWORDS"])
         token = api(api_port, "/auth/token", body={"username": "admin", "password": passwords["admin"]}, method="POST")[
             "access_token"

@@ -28,6 +28,7 @@ from loyalty_dev.local_airflow import LOCAL_TWILIO_TOKEN, airflow_env
 from loyalty_dev.services import Service, start_service
 
 from ..conftest import empty_app_tables
+from ..debian import ensure_packages
 from ._sends_support import emulator_messages, make_audience, make_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -81,6 +82,7 @@ def outcome(warehouse_url: str, session_dir: Path, emulator: Service) -> Iterato
                 select customer_id, phone, first_name, locale, '2025-01-01', true from marts.eligible_{WORKFLOW}"""
         )
 
+    ensure_packages(["redis-server"], [Path("/usr/bin/redis-server")])  # without it: the machine's Redis on 6379
     with redis_broker(folder / "redis") as broker:
         metadata = metadata_database(warehouse_url, "airflow_celery_test")
         base = airflow_env(warehouse_url, sendgrid_host=emulator.url)
