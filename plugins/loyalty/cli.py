@@ -404,9 +404,15 @@ def doctor(
 ) -> None:
     """Check the deployment: warehouse, workflows, provider credentials, webhook receiver, Airflow pools and
     connections, BI. One line per check, a plain-words fix under each problem; exit 1 when something is wrong."""
+    import contextlib
+    import sys
+
     from loyalty.doctor import Deployment, failed, print_report, run_checks, to_json
 
-    results = run_checks(Deployment(require_bi=require_bi))
+    # What the checks' libraries log or print (Airflow configures its logging to stdout on import, alembic logs
+    # at INFO) goes to stderr: stdout carries only the report, so `--json` stays parseable.
+    with contextlib.redirect_stdout(sys.stderr):
+        results = run_checks(Deployment(require_bi=require_bi))
     if json_output:
         print(to_json(results))
     else:

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg import sql
@@ -127,6 +128,8 @@ def site(warehouse_url: str, session_dir: Path) -> Iterator[Site]:
             stack = start_stack(services, url, seed=5)
             local_airflow.prepare(stack.airflow_env, pools=CHANNEL_POOLS)
             env = {name: value for name, value in os.environ.items() if name not in HIDDEN}
+            # One Fernet key for every process: a connection stored by one `airflow` command is read by the next.
+            env["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
             yield Site(stack, {**env, **stack.airflow_env}, no_raw_url, behind_url)
     finally:
         _drop_database(warehouse_url, url)
