@@ -20,10 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL
 
-from loyalty.warehouse import connection_params
+from loyalty.warehouse import connection_params, url_from_connection_fields
 
 WORKER_NAME_ENV = "LOYALTY_WORKER_NAME"
 
@@ -40,14 +44,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> object:
-    """Poll `condition` until it returns something truthy; TimeoutError naming `what` otherwise."""
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5, logs: Path | None = None
+) -> Any:
+    """Poll `condition` until it returns something truthy (a service not answering yet counts as not yet);
+    TimeoutError naming `what` otherwise, with the tail of every log in `logs`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if result := condition():
-            return result
+        with suppress(OSError, httpx.HTTPError):
+            if result := condition():
+                return result
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+    tails = [f"\n--- {path.name}\n{path.read_text()[-1500:]}" for path in sorted(logs.glob("*.log"))] if logs else []
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + "".join(tails))
 
 
 def _redis_answers(port: int) -> bool:
@@ -80,28 +89,49 @@ def redis_broker(folder: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def metadata_database(server_url: str, name: str) -> str:
-    """A fresh database for Airflow's metadata on the given Postgres server; its SQLAlchemy URL."""
+@dataclass(frozen=True)
+class MetadataDatabase:
+    """Airflow's metadata database: `url` for a direct look (psycopg), `settings` for Airflow's processes."""
+
+    url: str
+    settings: dict[str, str]
+
+
+@contextmanager
+def metadata_database(server_url: str, name: str) -> Iterator[MetadataDatabase]:
+    """A fresh database for Airflow's metadata on the given Postgres server, dropped afterwards."""
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.execute(f'create database "{name}"')
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     params = connection_params(server_url)
-    auth = params["user"] + (f":{params['password']}" if params["password"] else ":")
-    if str(params["host"]).startswith("/"):
-        return f"postgresql+psycopg2://{auth}@/{name}?host={params['host']}&port={params['port']}"
-    return f"postgresql+psycopg2://{auth}@{params['host']}:{params['port']}/{name}"
+    on_socket = str(params["host"]).startswith("/")
+
+    def url(driver: str) -> str:
+        query = {"host": str(params["host"]), "port": str(params["port"])} if on_socket else {}
+        host, port = (None, None) if on_socket else (str(params["host"]), int(params["port"]))
+        built = URL.create(driver, params["user"], params["password"] or None, host, port, name, query)
+        return built.render_as_string(hide_password=False)
+
+    yield MetadataDatabase(
+        url=url_from_connection_fields(params["host"], params["port"], params["user"], params["password"], name),
+        settings={
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url("postgresql+psycopg2"),
+            # The api-server's async engine: psycopg 3 (installed) instead of Airflow's default, asyncpg (not).
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url("postgresql+psycopg"),
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + url("postgresql"),
+        },
+    )
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
-def celery_env(base: dict[str, str], metadata_url: str, broker_url: str, api_port: int) -> dict[str, str]:
+def celery_env(base: dict[str, str], metadata: MetadataDatabase, broker_url: str, api_port: int) -> dict[str, str]:
     """One configuration for every process of the deployment (what docker-compose.yml's env files hold)."""
     return {
         **base,
+        **metadata.settings,
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
-        # The api-server's async engine: psycopg 3 (already installed) instead of Airflow's default, asyncpg.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url.replace("+psycopg2", "+psycopg"),
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url.replace("+psycopg2", ""),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),

@@ -17,20 +17,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from sqlalchemy.engine import URL
 
-from loyalty import warehouse
 from loyalty.paths import PROJECT_ROOT
-from loyalty_dev.celery_stack import free_port, redis_broker
+from loyalty_dev.celery_stack import free_port, metadata_database, redis_broker, wait_until
 
 from ..debian import ensure_packages
 from .test_compose import render
@@ -68,20 +64,6 @@ compose_stack_smoke()
 '''
 
 
-def wait_for(what: str, check: Any, timeout: float, log_dir: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (OSError, httpx.HTTPError):
-            result = None
-        if result:
-            return result
-        time.sleep(3)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted(log_dir.glob("*.log")))
-    raise AssertionError(f"{what}: not within {timeout:.0f} s\n{logs}")
-
-
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     ensure_packages(["redis-server"], [Path("/usr/bin/redis-server")])  # without it: the machine's Redis on 6379
@@ -91,26 +73,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def metadata_urls(warehouse_url: str) -> Iterator[dict[str, str]]:
-    """A fresh Airflow metadata database on the test Postgres, as the three URLs Airflow takes."""
-    name = f"airflow_stack_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(warehouse_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    params = warehouse.connection_params(warehouse_url)
-    socket_dir = str(params["host"]).startswith("/")
-
-    def url(driver: str) -> str:
-        query = {"host": params["host"], "port": str(params["port"])} if socket_dir else {}
-        host, port = (None, None) if socket_dir else (params["host"], params["port"])
-        built = URL.create(driver, params["user"], params["password"] or None, host, port, name, query)
-        return built.render_as_string(hide_password=False)
-
-    yield {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url("postgresql+psycopg2"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url("postgresql+psycopg"),
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + url("postgresql"),
-    }
-    with psycopg.connect(warehouse_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+    """A fresh Airflow metadata database on the test Postgres, as the settings Airflow takes."""
+    with metadata_database(warehouse_url, f"airflow_stack_{uuid.uuid4().hex[:8]}") as metadata:
+        yield metadata.settings
 
 
 def stack_env(
@@ -179,12 +144,12 @@ def test_a_dag_runs_on_a_celery_worker_with_the_compose_environment(
                 command, env=env, stdout=log_files[-1], stderr=subprocess.STDOUT, start_new_session=True
             )
             processes.append(started)
-        wait_for("the api-server", lambda: api(api_port, "/api/v2/version"), 300, logs)
-        wait_for(
-            "the scheduler's health check",
+        wait_until(lambda: api(api_port, "/api/v2/version"), 300, "the api-server", logs=logs)
+        wait_until(
             lambda: httpx.get(f"http://127.0.0.1:{health_port}/health", timeout=10).is_success,
             300,
-            logs,
+            "the scheduler's health check",
+            logs=logs,
         )
 
         with pytest.raises(httpx.HTTPStatusError) as refused:
@@ -195,7 +160,9 @@ def test_a_dag_runs_on_a_celery_worker_with_the_compose_environment(
             "access_token"
         ]
 
-        dag = wait_for("the DAG parsed", lambda: api(api_port, "/api/v2/dags/compose_stack_smoke", token), 300, logs)
+        dag = wait_until(
+            lambda: api(api_port, "/api/v2/dags/compose_stack_smoke", token), 300, "the DAG parsed", logs=logs
+        )
         assert dag["is_paused"] is True  # new DAGs start paused
         api(api_port, "/api/v2/dags/compose_stack_smoke", token, {"is_paused": False}, "PATCH")
         run = api(api_port, "/api/v2/dags/compose_stack_smoke/dagRuns", token, {"logical_date": None}, "POST")
@@ -205,7 +172,7 @@ def test_a_dag_runs_on_a_celery_worker_with_the_compose_environment(
             state = api(api_port, run_path, token)
             return state if state["state"] in {"success", "failed"} else None
 
-        assert wait_for("the DAG run", finished, 400, logs)["state"] == "success"
+        assert wait_until(finished, 400, "the DAG run", interval=3, logs=logs)["state"] == "success"
         xcom = api(api_port, f"{run_path}/taskInstances/where_is_the_project/xcomEntries/return_value", token)
         value = xcom["value"]
         assert (json.loads(value) if isinstance(value, str) and value.startswith('"') else value) == str(PROJECT_ROOT)

@@ -51,7 +51,7 @@ class Outcome:
 
 
 def _meta(url: str, query: str, params: list | None = None) -> list[tuple]:
-    with psycopg.connect(url.replace("postgresql+psycopg2", "postgresql")) as conn:
+    with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
 
 
@@ -83,15 +83,18 @@ def outcome(warehouse_url: str, session_dir: Path, emulator: Service) -> Iterato
         )
 
     ensure_packages(["redis-server"], [Path("/usr/bin/redis-server")])  # without it: the machine's Redis on 6379
-    with redis_broker(folder / "redis") as broker:
-        metadata = metadata_database(warehouse_url, "airflow_celery_test")
+    logs = folder / "logs"
+    with (
+        redis_broker(folder / "redis") as broker,
+        metadata_database(warehouse_url, "airflow_celery_test") as metadata,
+    ):
         base = airflow_env(warehouse_url, sendgrid_host=emulator.url)
         base |= {
             "AIRFLOW_HOME": str(folder / "airflow"),
             "LOYALTY_WORKFLOWS_DIR": str(workflows),
             "LOYALTY_PROGRAM_FILE": str(workflows / "program.yml"),
         }
-        deployment = CeleryDeployment(celery_env(base, metadata, broker, free_port()), folder / "logs")
+        deployment = CeleryDeployment(celery_env(base, metadata, broker, free_port()), logs)
         try:
             deployment.airflow("db", "migrate")
             deployment.airflow("pools", "set", "sms", "4", "sms sends")
@@ -102,7 +105,10 @@ def outcome(warehouse_url: str, session_dir: Path, emulator: Service) -> Iterato
             for name in WORKERS:
                 deployment.start_worker(name, concurrency=2)
             wait_until(
-                lambda: _meta(metadata, "select 1 from dag where dag_id = %s", [WORKFLOW]), 180, "the DAG parsed"
+                lambda: _meta(metadata.url, "select 1 from dag where dag_id = %s", [WORKFLOW]),
+                180,
+                "the DAG parsed",
+                logs=logs,
             )
             deployment.airflow("dags", "unpause", WORKFLOW)
             conf = json.dumps({"run_date": RUN_DATE.isoformat()})
@@ -113,7 +119,7 @@ def outcome(warehouse_url: str, session_dir: Path, emulator: Service) -> Iterato
                 batches = [
                     batch
                     for (batch,) in _meta(
-                        metadata,
+                        metadata.url,
                         """select rendered_map_index from task_instance where dag_id = %s and task_id = 'send_sms'
                            and state = 'running' and hostname = %s""",
                         [WORKFLOW, WORKERS[0]],
@@ -128,21 +134,22 @@ def outcome(warehouse_url: str, session_dir: Path, emulator: Service) -> Iterato
                     ).fetchone()
                 return {"batches": len(batches), "in_flight": in_flight, "sent": sent} if in_flight else {}
 
-            killed_while = wait_until(victim_mid_send, 600, "worker-1 mid-send", interval=0.1)
+            killed_while = wait_until(victim_mid_send, 600, "worker-1 mid-send", interval=0.1, logs=logs)
             deployment.kill(WORKERS[0])
             wait_until(
                 lambda: _meta(
-                    metadata,
+                    metadata.url,
                     "select 1 from dag_run where dag_id = %s and state in ('success', 'failed')",
                     [WORKFLOW],
                 ),
                 600,
                 "the DAG run to finish",
                 interval=2,
+                logs=logs,
             )
-            (run_state,) = _meta(metadata, "select state from dag_run where dag_id = %s", [WORKFLOW])[0]
+            (run_state,) = _meta(metadata.url, "select state from dag_run where dag_id = %s", [WORKFLOW])[0]
             tries = _meta(
-                metadata,
+                metadata.url,
                 """select map_index, try_number, coalesce(hostname, ''), coalesce(state, '')
                    from task_instance_history where dag_id = %(d)s and task_id = 'send_sms'
                    union all

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import sys
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from loyalty import doctor
+from loyalty.cli import app
 from loyalty.doctor import CheckResult, Deployment, failed, print_report, run_checks, to_json
-from loyalty.doctor.context import shown
 from loyalty.doctor.result import fail, ok, skip, warn
+from loyalty.urls import redacted
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +45,41 @@ class TestRunner:
         assert failed([ok("a", "x"), fail("d", "broken", "fix it")])
 
 
+class Client:
+    """Stands in for a channel client: the runner's bookkeeping is under test, not the client."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class TestClients:
+    def test_each_channels_client_is_built_once_per_run_and_closed_after(self, monkeypatch) -> None:
+        built: list[Client] = []
+        monkeypatch.setattr(
+            "loyalty.orchestration.connections.channel_sender_if_configured",
+            lambda channel: built.append(Client()) or built[-1],
+        )
+
+        def asks_twice(ctx: Deployment) -> CheckResult:
+            assert ctx.sender("email") is ctx.sender("email")
+            return ok("area.check", "fine")
+
+        run_checks(Deployment(), [asks_twice, asks_twice])
+        assert len(built) == 1 and built[0].closed
+
+    def test_an_unusable_connection_fails_every_check_that_asks(self, monkeypatch) -> None:
+        def unusable(channel: str) -> Client:
+            raise ValueError("loyalty_twilio has no password")
+
+        monkeypatch.setattr("loyalty.orchestration.connections.channel_sender_if_configured", unusable)
+        ctx = Deployment()
+        for _ in range(2):
+            with pytest.raises(ValueError, match="no password"):
+                ctx.sender("sms")
+
+
 class TestReport:
     def test_one_line_per_check_and_the_fix_under_each_problem(self) -> None:
         out = io.StringIO()
@@ -57,5 +97,26 @@ class TestReport:
         assert json.loads(to_json([fail("c", "x", "y")]))["healthy"] is False
 
     def test_passwords_never_reach_the_report(self) -> None:
-        assert shown("postgresql://ana:s3cret@db:5432/shop") == "postgresql://ana:***@db:5432/shop"
-        assert shown("postgresql://ana@db/shop") == "postgresql://ana@db/shop"
+        assert redacted("postgresql://ana:s3cret@db:5432/shop") == "postgresql://ana:***@db:5432/shop"
+        assert redacted("postgresql://ana@db/shop") == "postgresql://ana@db/shop"
+        assert redacted("postgresql://ana:s3cret@/shop?host=/tmp/pg") == "postgresql://ana:***@/shop?host=/tmp/pg"
+
+
+def test_json_on_stdout_stays_parseable_whatever_the_checks_print_or_log(monkeypatch) -> None:
+    """Airflow configures logging to stdout when it is imported, and alembic logs at INFO: the report alone
+    reaches stdout (what the checks' libraries write goes to stderr)."""
+
+    def noisy_checks(ctx: Deployment) -> list[CheckResult]:
+        print("2026-12-07 a library's line")
+        handler = logging.StreamHandler(sys.stdout)  # what a logging setup made during the checks holds
+        logger = logging.getLogger("loyalty.tests.noisy")
+        logger.addHandler(handler)
+        logger.warning("2026-12-07 a log record")
+        logger.removeHandler(handler)
+        return [ok("area.check", "fine")]
+
+    monkeypatch.setattr(doctor, "run_checks", noisy_checks)
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["checks"] == [{"name": "area.check", "status": "ok", "message": "fine", "fix": ""}]
+    assert "a library's line" in result.stderr and "a log record" in result.stderr

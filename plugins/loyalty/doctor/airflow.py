@@ -10,16 +10,17 @@ import os
 import psycopg
 
 from loyalty import warehouse
-from loyalty.doctor.context import Deployment, first_line, shown
+from loyalty.doctor.context import Deployment, first_line
 from loyalty.doctor.result import CheckResult, fail, ok, skip, warn
 from loyalty.orchestration import metadata
+from loyalty.urls import redacted
 
 DEFAULT_SLOTS = 4  # what the local stack gives each channel; the fix suggests it
 
 
 def _metadata() -> str:
     url, home = metadata.location()
-    return f"{shown(url)} (AIRFLOW_HOME={home})"
+    return f"{redacted(url)} (AIRFLOW_HOME={home})"
 
 
 def pools(ctx: Deployment) -> CheckResult:
@@ -65,11 +66,11 @@ def warehouse_connection(ctx: Deployment) -> CheckResult:
             pass
     except psycopg.Error as error:
         return fail(
-            name, f"Airflow's tasks cannot connect to {shown(url)}: {first_line(error)}", _fix(WAREHOUSE_CONN_ID)
+            name, f"Airflow's tasks cannot connect to {redacted(url)}: {first_line(error)}", _fix(WAREHOUSE_CONN_ID)
         )
     return warn(
         name,
-        f"Airflow's tasks use {shown(url)} ({WAREHOUSE_CONN_ID}), not this command's warehouse: fine only if it is "
+        f"Airflow's tasks use {redacted(url)} ({WAREHOUSE_CONN_ID}), not this command's warehouse: fine only if it is "
         "the same database seen from Airflow's network",
         f"Point {WAREHOUSE_CONN_ID} and LOYALTY_WAREHOUSE_URL at the same database.",
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
 import httpx
 
 from loyalty.paths import WORKFLOWS_DIR
 from loyalty.specs import WorkflowSpec
+
+if TYPE_CHECKING:
+    from loyalty.ledger import Sender
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Deployment:
     workflows_dir: Path = WORKFLOWS_DIR
     warehouse_url: str | None = None
     missing_schemas: list[str] = field(default_factory=list)
+    _senders: dict[str, Sender | Exception | None] = field(default_factory=dict, repr=False)
 
     @cached_property
     def workflows(self) -> Workflows:
@@ -51,14 +55,27 @@ class Deployment:
                 errors.append(f"{path.name}: {str(error).splitlines()[0]}")
         return Workflows(specs, errors)
 
+    def sender(self, channel: str) -> Sender | None:
+        """The channel's client as the send tasks build it (None: its connection is not defined), built once
+        for every check that asks; a connection it cannot be built from raises, each time."""
+        if channel not in self._senders:
+            from loyalty.orchestration.connections import channel_sender_if_configured
 
-def shown(url: str) -> str:
-    """A URL fit to print: its password replaced by ***."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+            try:
+                self._senders[channel] = channel_sender_if_configured(channel)
+            except Exception as error:  # the connection's fields are unusable: the provider check says how
+                self._senders[channel] = error
+        found = self._senders[channel]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def close(self) -> None:
+        """Close the clients the checks built."""
+        for found in self._senders.values():
+            if found is not None and not isinstance(found, Exception):
+                found.close()
+        self._senders.clear()
 
 
 def first_line(error: BaseException) -> str:

@@ -9,8 +9,7 @@ harmless call through the same client the send tasks build (loyalty.orchestratio
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from loyalty.channels.fcm_push import FcmPush
     from loyalty.channels.sendgrid_email import SendGridEmail
     from loyalty.channels.twilio_sms import TwilioSms
-    from loyalty.ledger import Sender
 
 PROBE_TIMEOUT_S = 10
 PROBE_TOPIC = "loyalty-doctor"  # a validate_only send names a topic: FCM checks it and delivers nothing
@@ -158,17 +156,6 @@ PROVIDERS = {
 }
 
 
-@contextmanager
-def built(channel: str) -> Iterator[Sender | None]:
-    """The channel's client as the send tasks build it (None: its connection is not defined), closed after."""
-    sender = connections.channel_sender_if_configured(channel)
-    try:
-        yield sender
-    finally:
-        if sender is not None:
-            sender.close()
-
-
 def provider_check(channel: str) -> Callable[[Deployment], CheckResult]:
     """The check of one channel's connection and credentials."""
     provider = PROVIDERS[channel]
@@ -178,29 +165,26 @@ def provider_check(channel: str) -> Callable[[Deployment], CheckResult]:
         users = ctx.workflows.channels().get(channel, [])
         define = f"Define the Airflow connection {provider.conn_id} for every Airflow process, e.g. {provider.example}"
         try:
-            with built(channel) as sender:
-                if sender is None:
-                    if not users:
-                        return ok(name, f"{provider.conn_id} not defined; no workflow sends {channel}")
-                    return fail(
-                        name,
-                        f"Airflow connection {provider.conn_id} is not defined; {_workflows(users)} send {channel}",
-                        define,
-                    )
-                host = provider.host(sender)
-                try:
-                    proven = provider.probe(sender)
-                except Refused as refused:
-                    return fail(name, f"{refused.message} (at {host})", refused.fix)
-                except Exception as error:  # no answer: DNS, refused connection, timeout, TLS
-                    return fail(
-                        name,
-                        f"cannot reach {provider.label} at {host}: {first_line(error)}",
-                        f"Check the {provider.conn_id} connection's host ({host}) and this machine's network or "
-                        "proxy settings towards it.",
-                    )
+            sender = ctx.sender(channel)
         except Exception as error:  # the connection is defined but the client cannot be built from it
             return fail(name, f"{provider.conn_id}: {first_line(error)}", define)
+        if sender is None:
+            if not users:
+                return ok(name, f"{provider.conn_id} not defined; no workflow sends {channel}")
+            missing = f"Airflow connection {provider.conn_id} is not defined; {_workflows(users)} send {channel}"
+            return fail(name, missing, define)
+        host = provider.host(sender)
+        try:
+            proven = provider.probe(sender)
+        except Refused as refused:
+            return fail(name, f"{refused.message} (at {host})", refused.fix)
+        except Exception as error:  # no answer: DNS, refused connection, timeout, TLS
+            return fail(
+                name,
+                f"cannot reach {provider.label} at {host}: {first_line(error)}",
+                f"Check the {provider.conn_id} connection's host ({host}) and this machine's network or proxy "
+                "settings towards it.",
+            )
         return ok(name, f"{proven} at {host}")
 
     check.__name__ = check.__qualname__ = f"{channel}_provider"
@@ -214,12 +198,12 @@ def unsubscribe(ctx: Deployment) -> CheckResult:
     if not marketing:
         return ok(name, "no workflow sends marketing email")
     try:
-        with built("email") as sender:
-            links = getattr(sender, "unsubscribe", None)
-            if sender is None:
-                return skip(name, f"not checked: {connections.SENDGRID_CONN_ID} is not defined")
+        sender = ctx.sender("email")
     except Exception:  # reported by the SendGrid check
         return skip(name, f"not checked: {connections.SENDGRID_CONN_ID} is unusable")
+    if sender is None:
+        return skip(name, f"not checked: {connections.SENDGRID_CONN_ID} is not defined")
+    links = getattr(sender, "unsubscribe", None)
     if links is None:
         return fail(
             name,

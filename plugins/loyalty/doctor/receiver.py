@@ -9,7 +9,6 @@ import os
 import httpx
 
 from loyalty.doctor.context import HTTP_TIMEOUT_S, Deployment, first_line, get_health
-from loyalty.doctor.providers import built
 from loyalty.doctor.result import CheckResult, fail, ok, warn
 from loyalty.orchestration.connections import DEFAULT_WEBHOOKS_URL
 
@@ -32,19 +31,18 @@ def _bases(ctx: Deployment) -> dict[str, list[str]]:
         ("email", "unsubscribe", "loyalty_sendgrid's unsubscribe links"),
         ("sms", "status_callback", "loyalty_twilio's status_callback"),
     ):
-        url = _handed_out(channel, attribute)
+        url = _handed_out(ctx, channel, attribute)
         if url:
             base = url.split("?", 1)[0].removesuffix(TWILIO_STATUS_PATH).rstrip("/")
             bases.setdefault(base, []).append(source)
     return bases
 
 
-def _handed_out(channel: str, attribute: str) -> str | None:
+def _handed_out(ctx: Deployment, channel: str, attribute: str) -> str | None:
     """The receiver URL the channel's client hands out (None: no such client, or an unusable connection,
     which its provider check reports)."""
     try:
-        with built(channel) as sender:
-            value = getattr(sender, attribute, None)
+        value = getattr(ctx.sender(channel), attribute, None)
     except Exception:
         return None
     url = getattr(value, "base_url", value)

@@ -38,15 +38,19 @@ def run_checks(ctx: Deployment | None = None, checks: Sequence[Check] = CHECKS) 
     ctx = ctx or Deployment()
     metadata.read_connections_from_metadata()
     results: list[CheckResult] = []
-    for check in checks:
-        try:
-            found = check(ctx)
-        except Exception as error:
-            where = f"{check.__module__.rsplit('.', 1)[-1]}.{check.__name__}"
-            fix = "This is a bug in `loyalty doctor`: please report it with this line."
-            results.append(fail(where, f"the check itself failed: {type(error).__name__}: {first_line(error)}", fix))
-            continue
-        results.extend([found] if isinstance(found, CheckResult) else found)
+    try:
+        for check in checks:
+            try:
+                found = check(ctx)
+            except Exception as error:
+                where = f"{check.__module__.rsplit('.', 1)[-1]}.{check.__name__}"
+                fix = "This is a bug in `loyalty doctor`: please report it with this line."
+                message = f"the check itself failed: {type(error).__name__}: {first_line(error)}"
+                results.append(fail(where, message, fix))
+            else:
+                results.extend([found] if isinstance(found, CheckResult) else found)
+    finally:
+        ctx.close()
     return results
 
 

@@ -9,9 +9,10 @@ import os
 import psycopg
 
 from loyalty import warehouse
-from loyalty.doctor.context import Deployment, first_line, shown
+from loyalty.doctor.context import Deployment, first_line
 from loyalty.doctor.result import CheckResult, fail, ok, skip, warn
 from loyalty.sql_files import query
+from loyalty.urls import redacted
 
 CONNECT_TIMEOUT_S = 5
 APP_SCHEMAS = ("raw", "loyalty")
@@ -44,12 +45,12 @@ def connect(ctx: Deployment) -> CheckResult:
     except psycopg.Error as error:
         return fail(
             name,
-            f"cannot connect to {shown(url)} (from {source}): {first_line(error)}",
+            f"cannot connect to {redacted(url)} (from {source}): {first_line(error)}",
             f"Check that PostgreSQL runs at {params['host']}:{params['port']} and lets user {params['user']!r} into "
             f"database {params['dbname']!r}, or set LOYALTY_WAREHOUSE_URL to the right {URL_FORM}.",
         )
     ctx.warehouse_url = url
-    return ok(name, f"{shown(url)} answers (PostgreSQL {version[0] if version else '?'}), from {source}")
+    return ok(name, f"{redacted(url)} answers (PostgreSQL {version[0] if version else '?'}), from {source}")
 
 
 def _missing(url: str, sql_file: str, params: dict[str, list[str]]) -> list[str]:

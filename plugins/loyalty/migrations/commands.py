@@ -9,7 +9,6 @@ the warehouse stays at the revision before it.
 from __future__ import annotations
 
 import io
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,8 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+
+from loyalty.urls import redacted
 
 MIGRATIONS_DIR = Path(__file__).parent
 VERSION_TABLE_SCHEMA = "loyalty"
@@ -74,11 +75,6 @@ def revision_title(revision: str) -> str:
     except CommandError:  # not a revision of ours: nothing to show
         return ""
     return lines[0] if lines else ""
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _reason(error: BaseException) -> str:

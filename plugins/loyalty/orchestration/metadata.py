@@ -1,6 +1,6 @@
 """Read a deployment's Airflow metadata from outside Airflow (`loyalty doctor`), through Airflow's own Python
-API under the deployment's AIRFLOW_HOME: ~4 s, most of it importing Airflow, where `airflow pools list -o json`
-in a subprocess took ~15 s on a busy 2-core machine."""
+API under the deployment's AIRFLOW_HOME: in the doctor's process, rather than an `airflow pools list -o json`
+subprocess that would start Airflow a second time."""
 
 from __future__ import annotations
 
