@@ -263,10 +263,12 @@ class TestRateLimits:
         refused = [r["received_at"] for r in requests if r["status"] == 429]
         assert len(refused) == 12
         for at in refused:
-            # only requests already past the limiter (at most the other three threads) may arrive
-            # inside the Retry-After window; without the pause every thread would retry at once
+            # Inside the Retry-After window only requests that passed the limiter before the pause was set may
+            # arrive: the other three threads' in-flight ones, and on a loaded machine (the 429's own thread
+            # descheduled before it sets the pause) one more each. Without the pause every thread retries at once
+            # and the window holds the rest of the storm: dozens.
             too_early = [r for r in requests if at < r["received_at"] < at + 0.9]
-            assert len(too_early) <= 3, (at, too_early)
+            assert len(too_early) <= 2 * 3, (at, too_early)
         assert elapsed >= 2.0  # at least two rounds of Retry-After with four threads
 
     def test_email_429_then_success_waits_retry_after_between_attempts(
