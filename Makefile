@@ -42,9 +42,12 @@ demo: install
 demo-sample: install
 	$(VENV)/bin/loyalty-dev demo --mapping examples/retailer/mapping.yml
 
+# The suite spread over one pytest-xdist worker per core, a test file per worker at a time (a file's fixtures stay
+# together); each worker has its own Postgres, state folder and Airflow home. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install
 	$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not e2e"
