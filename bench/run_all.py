@@ -111,12 +111,15 @@ def postgres_version() -> str:
         return f"unknown ({type(error).__name__})"
 
 
-def header(size: str, wall_seconds: float) -> dict[str, str]:
+def header(size: str, seconds: dict[str, float]) -> dict[str, str]:
+    """What the table's figures depend on: the code, the size, the machine, the versions, and the time each took."""
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
         "size": size,
-        "wall time": f"{wall_seconds / 60:.1f} min",
+        "wall time": f"{sum(seconds.values()) / 60:.1f} min ("
+        + ", ".join(f"{name} {taken:.0f} s" for name, taken in seconds.items())
+        + ")",
         "cores": str(os.cpu_count()),
         "memory": f"{memory_gib(Path('/proc/meminfo').read_text()):.1f} GiB",
         "Python": platform.python_version(),
@@ -135,16 +138,16 @@ def main() -> int:
     if unknown := set(names) - set(scripts):
         parser.error(f"unknown scripts: {sorted(unknown)}")
 
-    started = time.perf_counter()
     figures: list[Figure] = []
+    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="loyalty-bench-") as results_dir:
         for name in names:
-            script_figures, _ = run_script(name, scripts[name], Path(results_dir))
+            script_figures, seconds[name] = run_script(name, scripts[name], Path(results_dir))
             figures += script_figures
-    facts = header(args.size, time.perf_counter() - started)
+    facts = header(args.size, seconds)
 
-    title = "make bench: " + ", ".join(f"{key} {value}" for key, value in facts.items())
-    Console(width=200).print(make_rich_table(figures, title))
+    caption = "; ".join(f"{key} {value}" for key, value in facts.items())
+    Console(width=200).print(make_rich_table(figures, caption))
     document = args.markdown.read_text() if args.markdown.exists() else "# Benchmarks\n"
     args.markdown.write_text(replace_section(document, markdown_section(facts, figures)))
     print(f"written to {args.markdown}")

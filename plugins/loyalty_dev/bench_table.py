@@ -108,8 +108,8 @@ def cells(figure: Figure) -> list[str]:
     ]
 
 
-def rich_table(figures: list[Figure], title: str) -> Table:
-    table = Table(title=title)
+def rich_table(figures: list[Figure], caption: str) -> Table:
+    table = Table(title="make bench", caption=caption)
     for column in COLUMNS:
         table.add_column(column, justify="left" if column in {"bench", "figure"} else "right")
     for figure in figures:

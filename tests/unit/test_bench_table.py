@@ -26,6 +26,7 @@ from loyalty_dev.bench_table import (
     ratio,
     read_results,
     replace_section,
+    rich_table,
 )
 
 BENCH = PROJECT_ROOT / "bench"
@@ -134,3 +135,10 @@ class TestEveryScriptIsInTheRun:
         assert "results.Recorder(args.results" in (BENCH / script).read_text()
         run_all = (BENCH / "run_all.py").read_text()
         assert run_all.count(f'"{script.removesuffix(".py")}": [') == 2  # the default size and 1m
+
+
+def test_the_terminal_table_has_the_same_columns_and_rows() -> None:
+    table = rich_table([LOAD, failure("dbt_build", "exit 2")], "cores 2")
+    assert [column.header for column in table.columns] == list(COLUMNS)
+    assert table.row_count == 2
+    assert table.caption == "cores 2"
