@@ -69,7 +69,7 @@ soak: install
 	LOYALTY_SOAK_ROUNDS=$(SOAK_ROUNDS) $(VENV)/bin/pytest tests/integration/test_crash_soak.py -s -v
 
 # Every benchmark in bench/, each ours next to a baseline measured in the same run, as one table, also written into
-# docs/benchmarks.md with the machine's cores and memory (under 15 minutes on 2 cores; SIZE=1m: 1M customers, 10M lines).
+# docs/benchmarks.md with the machine's cores and memory (~10 minutes on 2 cores beside another test run; SIZE=1m: 1M customers, 10M lines).
 SIZE ?= default
 bench: install
 	$(VENV)/bin/python bench/run_all.py --size $(SIZE)
