@@ -17,13 +17,13 @@ export UV_LINK_MODE := copy
 # Trust the system's CA store (where a TLS-inspecting proxy's CA lives), not only uv's bundled roots.
 export UV_SYSTEM_CERTS := true
 
-.PHONY: install demo demo-sample test test-fast test-truth test-demo-sample test-compose-stack soak lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
+.PHONY: install demo demo-sample test test-fast test-truth test-demo-sample test-compose-stack soak bench lint typecheck format airflow-ui report report-html dashboards superset-lock clean stop
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - run a real loyalty workflow end to end (installs on first use)"
 	@echo "make test   - run the whole test suite (installs on first use)"
-	@echo "make demo-sample | lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | test-demo-sample | soak | stop | clean"
+	@echo "make demo-sample | lint | typecheck | format | report | report-html | dashboards | airflow-ui | test-truth | test-demo-sample | soak | bench | stop | clean"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -70,6 +70,12 @@ test-compose-stack: install
 SOAK_ROUNDS ?= 50
 soak: install
 	LOYALTY_SOAK_ROUNDS=$(SOAK_ROUNDS) $(VENV)/bin/pytest tests/integration/test_crash_soak.py -s -v
+
+# Every benchmark in bench/, each ours next to a baseline measured in the same run, as one table, also written into
+# docs/benchmarks.md with the machine's cores and memory (~10 minutes on 2 cores beside another test run; SIZE=1m: 1M customers, 10M lines).
+SIZE ?= default
+bench: install
+	$(VENV)/bin/python bench/run_all.py --size $(SIZE)
 
 # Static checks, fast and without a warehouse (dbt's models are linted in pytest: tests/dbt/test_sqlfluff.py).
 # One command a line: append new checks here.

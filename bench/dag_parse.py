@@ -2,11 +2,12 @@
 
 Prints wall time and peak memory of a DagBag load of dags/ with N generated specs next to a
 baseline in the same run: one file that builds N DAGs of the same shape by hand (no YAML, no
-pydantic). Run: `.venv/bin/python bench/dag_parse.py [N ...]` (default 1 10 50).
+pydantic). Run: `.venv/bin/python bench/dag_parse.py [N ...] [--results PATH]` (default 1 10 50).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+import results
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_DAG = textwrap.dedent(
@@ -61,7 +64,7 @@ def measure(dag_folder: Path, env: dict[str, str]) -> tuple[int, float, float]:
     return int(dags), float(seconds), float(peak)
 
 
-def main(counts: list[int]) -> None:
+def main(counts: list[int], record: results.Recorder) -> None:
     spec = (ROOT / "workflows" / "win_back.yml").read_text()
     print(f"{'specs':>6} {'dags':>5} {'project parse s':>16} {'ms/DAG':>7} {'baseline s':>11} {'peak MiB':>9}")
     for count in counts:
@@ -84,7 +87,13 @@ def main(counts: list[int]) -> None:
             n, seconds, peak = measure(dags, env)
             _, base_seconds, _ = measure(baseline, env)
             print(f"{count:>6} {n:>5} {seconds:>16.3f} {1000 * seconds / n:>7.1f} {base_seconds:>11.3f} {peak:>9.0f}")
+            figure = f"DagBag parse, {count} spec(s), {n} DAGs; ratio ours/plain DAGs, lower is better"
+            record(figure, seconds, base_seconds, "s", seconds / base_seconds, peak)
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [1, 10, 50])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("counts", type=int, nargs="*", default=[1, 10, 50], help="numbers of specs, one figure each")
+    results.add_argument(parser)
+    args = parser.parse_args()
+    main(args.counts, results.Recorder(args.results, "dag_parse"))

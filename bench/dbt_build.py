@@ -11,7 +11,7 @@ Writes a retailer with generate_series (bench/sql/dbt_bulk_world.sql; default 1,
 and the slowest nodes of each build. The scratch database `loyalty_bench` is created on the server of
 LOYALTY_WAREHOUSE_URL (else the embedded Postgres) and dropped at the end unless --keep.
 
-Run: `.venv/bin/python bench/dbt_build.py [--customers N --orders N --lines N]`
+Run: `.venv/bin/python bench/dbt_build.py [--customers N --orders N --lines N] [--results PATH]`
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psycopg
 
+import results
 from loyalty import warehouse
 from loyalty.dbt import run_dbt
 from loyalty.paths import state_dir
@@ -87,6 +88,7 @@ def world_arguments(parser: argparse.ArgumentParser, customers: int, orders: int
     parser.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date(2026, 5, 31))
     parser.add_argument("--database", default=database)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    results.add_argument(parser)
 
 
 def write_world(url: str, args: argparse.Namespace) -> dict[str, int]:
@@ -149,6 +151,12 @@ def main() -> None:
     print(f"{'dbt build --selector features --full-refresh':<58}{full:>10.1f}   {loads['full refresh']}")
     print(f"{'dbt build --selector features, one new day':<58}{incremental:>10.1f}   {loads['incremental']}")
     print(f"\nincremental / full refresh = {incremental / full:.0%}; full refresh / floor = {full / floor:.1f}x")
+    record = results.Recorder(args.results, "dbt_build")
+    size = f"{args.customers:,} customers"
+    record(f"full refresh, {size}; ratio ours/CREATE TABLE AS floor, lower is better", full, floor, "s", full / floor)
+    record(
+        "next day, incremental; ratio ours/full refresh, lower is better", incremental, full, "s", incremental / full
+    )
     print(
         f"one new day = {per_day['new_customers']:,} signups, {per_day['new_orders']:,} orders, "
         f"{per_day['new_lines']:,} lines; {os.cpu_count()} cores"

@@ -14,7 +14,7 @@ Give --rows twice (e.g. `--rows 1000000 --rows 10000000`) to see the loader's pe
 sizes: it should be flat in file size. The scratch database `loyalty_bench_load` is created on the server of
 LOYALTY_WAREHOUSE_URL (else the embedded Postgres) and dropped at the end unless --keep.
 
-Run: `.venv/bin/python bench/load_csv.py [--rows N [--rows M]]`
+Run: `.venv/bin/python bench/load_csv.py [--rows N [--rows M]] [--results PATH]`
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 
+import results
 from dbt_build import load_average, scratch_database
 from loyalty import warehouse
 from processes import in_child, peak_mib
@@ -135,6 +136,7 @@ def main() -> None:
     )
     parser.add_argument("--database", default="loyalty_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and CSV files")
+    results.add_argument(parser)
     args = parser.parse_args()
     sizes = args.rows or [10_000_000]
 
@@ -188,14 +190,20 @@ def main() -> None:
     print(f"\n{columns}   load average (1 min)")
     for rows, what, seconds, peak, loaded, loads in figures:
         print(f"{rows:>12,}  {what:<28}{seconds:>9.1f}{loaded / seconds:>12,.0f}{peak:>10.0f}{loaded:>12,}   {loads}")
+    record = results.Recorder(args.results, "load_csv")
     for rows in sizes:
         rates = {what: loaded / seconds for size, what, seconds, _, loaded, _ in figures if size == rows}
+        peaks = {what: peak for size, what, _, peak, _, _ in figures if size == rows}
         if ours in rates:
             ratio = rates[ours] / rates[baseline]
             print(f"{rows:,} rows: loader / bare COPY = {ratio:.0%} of the rows/s (target ≥ 50%)")
+            figure = f"loyalty load, {rows:,} order lines; ratio ours/bare COPY, higher is better"
+            record(figure, rates[ours], rates[baseline], "rows/s", ratio, peaks[ours])
         if reexport in rates:
             ratio = rates[reexport] / rates[baseline]
             print(f"{rows:,} rows: re-export (every key in raw, 10% changed) / bare COPY = {ratio:.0%} of the rows/s")
+            figure = f"re-export of the {rows:,}, 10% changed; ratio ours/bare COPY, higher is better"
+            record(figure, rates[reexport], rates[baseline], "rows/s", ratio, peaks[reexport])
     print(f"{os.cpu_count()} cores")
 
 

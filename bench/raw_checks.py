@@ -12,7 +12,7 @@ scratch database, then runs `loyalty.quality.check_raw`, each in its own process
 The scratch database `loyalty_bench_quality` is created on the server of LOYALTY_WAREHOUSE_URL (else
 the embedded Postgres) and dropped at the end unless --keep.
 
-Run: `.venv/bin/python bench/raw_checks.py [--customers N --orders N --lines N]`
+Run: `.venv/bin/python bench/raw_checks.py [--customers N --orders N --lines N] [--results PATH]`
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 
 import psycopg
 
+import results
 from dbt_build import load_average, load_next_day, scratch_database, world_arguments, write_world
 from loyalty.quality import checks
 from processes import in_child, peak_mib
@@ -74,6 +75,14 @@ def main() -> None:
     print(f"\n{'what':<48}{'rows read':>12}{'seconds':>10}{'peak MiB':>10}   load average (1 min)")
     for what, rows, seconds, peak, loads in figures:
         print(f"{what:<48}{rows:>12,}{seconds:>10.1f}{peak:>10.0f}   {loads}")
+    record = results.Recorder(args.results, "raw_checks")
+    (_, _, baseline, baseline_peak, _), first, daily = figures
+    size = f"{args.customers:,} customers"
+    for label, (_, rows, seconds, peak, _) in (("first check", first), ("daily check", daily)):
+        figure = f"{label}, {size} ({rows:,} rows); ratio ours/one frame a table, lower is better"
+        record(figure, seconds, baseline, "s", seconds / baseline, peak)
+    figure = "peak RSS, first check; ratio ours/one frame a table, lower is better"
+    record(figure, first[3], baseline_peak, "MiB", first[3] / baseline_peak, first[3])
     print(f"\n{os.cpu_count()} cores; rows read = customers + orders + order lines in the check's window")
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/send_throughput.py                     # defaults below
     .venv/bin/python bench/send_throughput.py --ledger-rows 1000000 --memory-sizes 100000,1000000
+    .venv/bin/python bench/send_throughput.py --results PATH          # also one JSON line per figure (run_all)
 
 1. email: our batched path (ledger claim -> render -> one SendGrid request of 1000
    personalizations -> record) vs the obvious baseline, one `sendgrid` Mail Send call per message
@@ -37,6 +38,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import yaml
+
+import results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -139,7 +142,16 @@ def email_baseline(emulator: str, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def email(url: str, emulator: str, folder: Path, n: int, baseline_n: int, tasks: list[int], latency: float) -> None:
+def email(
+    url: str,
+    emulator: str,
+    folder: Path,
+    n: int,
+    baseline_n: int,
+    tasks: list[int],
+    latency: float,
+    record: results.Recorder,
+) -> None:
     spec = load_spec(spec_file(folder, "bench_email", "email"))
     audience(url, "bench_email", n, DAY)
     best = 0.0
@@ -151,6 +163,9 @@ def email(url: str, emulator: str, folder: Path, n: int, baseline_n: int, tasks:
     baseline = email_baseline(emulator, baseline_n)
     print(f"email  baseline: one request per message         {baseline:>10,.0f} emails/s  ({baseline_n:,}; {load()})")
     print(f"email  speed-up, best batched vs baseline        {best / baseline:>10,.0f}x")
+    tried = "/".join(map(str, tasks))
+    figure = f"emails, batched, best of {tried} send tasks; ratio ours/one request a message, higher is better"
+    record(figure, best, baseline, "emails/s", best / baseline)
     if not latency:
         return
     httpx.post(f"{emulator}/_emulator/settings", json={"email": {"latency_s": latency}}, timeout=10)
@@ -165,6 +180,8 @@ def email(url: str, emulator: str, folder: Path, n: int, baseline_n: int, tasks:
         f"email  with {latency * 1000:.0f} ms provider latency: batched ({threads} tasks) {rate:,.0f} emails/s, "
         f"baseline {slow:,.1f} emails/s ({count}): {rate / slow:,.0f}x  ({load()})"
     )
+    figure = f"emails, {latency * 1000:.0f} ms provider latency, {threads} tasks; ratio ours/one request a message"
+    record(figure + ", higher is better", rate, slow, "emails/s", rate / slow)
 
 
 def sms(
@@ -177,6 +194,7 @@ def sms(
     latency: float,
     processes: list[int],
     process_threads: int,
+    record: results.Recorder,
 ) -> None:
     spec_path = spec_file(folder, "bench_sms", "sms", batch_size=SMS_BATCH)
     spec = load_spec(spec_path)
@@ -215,10 +233,27 @@ def sms(
     )
     print(f"sms    full ledger path, {concurrency} threads           {full:>10,.0f} sms/s  ({load()})")
     print(f"sms    speed-up                                  {figures['bounded'] / figures['sequential']:>10,.1f}x")
+    sequential = figures["sequential"]
+    better = "ratio ours/sequential client, higher is better"
+    record(
+        f"SMS, twilio client, {concurrency} threads; {better}",
+        figures["bounded"],
+        sequential,
+        "sms/s",
+        figures["bounded"] / sequential,
+    )
+    record(
+        f"SMS, full ledger path, 1 process x {concurrency} threads; {better}",
+        full,
+        sequential,
+        "sms/s",
+        full / sequential,
+    )
     for count in processes:
         rate = sms_processes(url, emulator, spec_path, day, n, count, process_threads)
         label = f"{count} processes x {process_threads} threads"
         print(f"sms    full ledger path, {label:<25}{rate:>10,.0f} sms/s  ({n:,} sms; {load()})")
+        record(f"SMS, full ledger path, {label}; {better}", rate, sequential, "sms/s", rate / sequential)
     httpx.post(f"{emulator}/_emulator/settings", json={"sms": {"latency_s": latency}}, timeout=10)
     try:
         for label, threads, count in (("bounded", concurrency, min(n, 2000)), ("sequential", 1, 100)):
@@ -241,6 +276,8 @@ def sms(
     print(
         f"sequential {figures['sequential']:,.0f} sms/s ({figures['bounded'] / figures['sequential']:.0f}x; {load()})"
     )
+    figure = f"SMS, {latency * 1000:.0f} ms provider latency, {concurrency} threads; {better}"
+    record(figure, figures["bounded"], figures["sequential"], "sms/s", figures["bounded"] / figures["sequential"])
 
 
 SMS_CHILD = """
@@ -302,7 +339,7 @@ def sms_processes(
     return rate
 
 
-def ledger_write(url: str, folder: Path, n: int, repeats: int) -> None:
+def ledger_write(url: str, folder: Path, n: int, repeats: int, record: results.Recorder) -> None:
     """Bare INSERT ... SELECT vs enter + plan of the same n rows, `repeats` times in turn (the figure is
     the median ratio: one pair swings ±20% with the shared machine). Each side starts from a table
     without dead rows: the bare side's is new, and ours is vacuumed after the previous round's rows
@@ -310,7 +347,7 @@ def ledger_write(url: str, folder: Path, n: int, repeats: int) -> None:
     spec = load_spec(spec_file(folder, "bench_ledger", "email"))
     day = DAY + dt.timedelta(days=2)
     audience(url, "bench_ledger", n, day)
-    ratios = []
+    ratios, bares, ourses = [], [], []
     for round_number in range(1, repeats + 1):
         with psycopg.connect(url) as conn:
             conn.execute("delete from loyalty.send_ledger where workflow_id = %s", [spec.id])
@@ -338,16 +375,23 @@ def ledger_write(url: str, folder: Path, n: int, repeats: int) -> None:
             conn.execute("drop table loyalty.bare_ledger")
             conn.commit()
         ratios.append(ours / bare)
+        bares.append(bare)
+        ourses.append(ours)
         print(
             f"ledger round {round_number}/{repeats}: bare INSERT ... SELECT of {n:,} rows (same table shape, same "
             f"indexes) {bare:>6.1f} s; enter + plan (journey entry, assignment, routing, policies, ledger) "
             f"{ours:>6.1f} s ({ours / bare:.2f}x)  ({load()})"
         )
     print(f"ledger write, median of {repeats}: {statistics.median(ratios):.2f}x a bare INSERT ... SELECT")
-    next_day(url, folder, spec, n, day)
+    figure = f"ledger write, {n:,} rows, median of {repeats}; ratio ours/bare INSERT ... SELECT, lower is better"
+    ours_s, bare_s = statistics.median(ourses), statistics.median(bares)
+    record(figure, ours_s, bare_s, "s", statistics.median(ratios))
+    next_day(url, folder, spec, n, day, record)
 
 
-def next_day(url: str, folder: Path, spec, history: int, day: dt.date, new: int = 10_000) -> None:
+def next_day(
+    url: str, folder: Path, spec, history: int, day: dt.date, record: results.Recorder, new: int = 10_000
+) -> None:
     """The next day's plan of `new` customers on top of the `history` entries just planned, against
     the same plan for a workflow with no history: the daily plan must not grow with history."""
     fresh = load_spec(spec_file(folder, "bench_fresh", "email"))
@@ -367,6 +411,8 @@ def next_day(url: str, folder: Path, spec, history: int, day: dt.date, new: int 
         f"ledger next day: plan {new:,} new customers after {history:,} entries of history "
         f"{timings[spec.id]:>6.2f} s, with no history {timings[fresh.id]:.2f} s  ({load()})"
     )
+    figure = f"next day's plan, {new:,} new after {history:,} of history; ratio ours/no history, ~1 is flat"
+    record(figure, timings[spec.id], timings[fresh.id], "s", timings[spec.id] / timings[fresh.id])
 
 
 MEMORY_CHILD = """
@@ -390,7 +436,7 @@ print(sent, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
-def memory(url: str, emulator: str, folder: Path, sizes: list[int]) -> None:
+def memory(url: str, emulator: str, folder: Path, sizes: list[int], record: results.Recorder) -> None:
     path = spec_file(folder, "bench_memory", "email")
     spec = load_spec(path)
     day = DAY + dt.timedelta(days=3)
@@ -411,6 +457,8 @@ def memory(url: str, emulator: str, folder: Path, sizes: list[int]) -> None:
             f"memory send of {n:>9,} customers: peak RSS {int(out[1]):>5} MiB  "
             f"({int(out[0]):,} sent in {seconds:.0f} s; {load()})"
         )
+        peak = float(out[1])
+        record(f"peak RSS of one send process, {n:,} customers (flat in audience size)", peak, None, "MiB", None, peak)
         reset(url, emulator, spec.id)
 
 
@@ -443,7 +491,9 @@ def main() -> None:
     parser.add_argument("--ledger-repeats", type=int, default=3, help="bare/ours pairs; the median ratio is the figure")
     parser.add_argument("--memory-sizes", default="10000,100000")
     parser.add_argument("--skip", default="", help="comma-separated: email,sms,ledger,memory")
+    results.add_argument(parser)
     args = parser.parse_args()
+    record = results.Recorder(args.results, "send_throughput")
     skip = set(filter(None, args.skip.split(",")))
     if not os.environ.get("LOYALTY_PROGRAM_FILE"):  # every customer planned and sent: no global holdout, no cap
         program = Path(tempfile.mkdtemp()) / "program.yml"
@@ -464,15 +514,15 @@ def main() -> None:
     try:
         if "email" not in skip:
             tasks = [int(t) for t in args.email_tasks.split(",")]
-            email(url, emulator.url, folder, args.emails, args.email_baseline, tasks, args.email_latency)
+            email(url, emulator.url, folder, args.emails, args.email_baseline, tasks, args.email_latency, record)
         if "sms" not in skip:
             processes = [int(p) for p in args.sms_processes.split(",") if p]
             sms_args = (args.sms, args.sms_sequential, args.sms_concurrency, args.sms_latency)
-            sms(url, emulator.url, folder, *sms_args, processes, args.sms_process_threads)
+            sms(url, emulator.url, folder, *sms_args, processes, args.sms_process_threads, record)
         if "ledger" not in skip:
-            ledger_write(url, folder, args.ledger_rows, args.ledger_repeats)
+            ledger_write(url, folder, args.ledger_rows, args.ledger_repeats, record)
         if "memory" not in skip:
-            memory(url, emulator.url, folder, [int(s) for s in args.memory_sizes.split(",")])
+            memory(url, emulator.url, folder, [int(s) for s in args.memory_sizes.split(",")], record)
     finally:
         emulator.process.kill()
         emulator.process.wait()

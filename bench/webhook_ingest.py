@@ -1,6 +1,7 @@
 """Signed webhook events ingested per second, end to end, next to a bare COPY as the floor.
 
     .venv/bin/python bench/webhook_ingest.py [--events 50000] [--batch 1000] [--clients 4] [--workers 1]
+        [--results PATH]
 
 Starts the real receiver (`loyalty webhooks`, uvicorn) as a child process against the warehouse
 (LOYALTY_WAREHOUSE_URL, or a throwaway embedded Postgres), posts SendGrid Event Webhook batches
@@ -28,6 +29,8 @@ import httpx
 import psycopg
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+import results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,6 +135,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1)
+    results.add_argument(parser)
     args = parser.parse_args()
 
     server = None
@@ -163,6 +167,8 @@ def main() -> None:
     print(f"events: {args.events}, batch: {args.batch}, clients: {args.clients}, receiver workers: {args.workers}")
     print(f"floor  bare COPY into Postgres        {floor:>10,.0f} events/s")
     print(f"end to end  verify + store (receiver) {receiver:>10,.0f} events/s  ({receiver / floor:.0%} of the floor)")
+    figure = f"webhook events end to end, {args.workers} worker(s); ratio ours/bare COPY, higher is better"
+    results.Recorder(args.results, "webhook_ingest")(figure, receiver, floor, "events/s", receiver / floor)
 
 
 if __name__ == "__main__":
