@@ -9,6 +9,7 @@ starts their processes with one shared configuration and stops them.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -140,6 +141,10 @@ def celery_env(base: dict[str, str], metadata: MetadataDatabase, broker_url: str
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+        # A task a killed worker had reserved but not started stays `queued` (its Celery message unacknowledged)
+        # until this timeout sends it again: 600 s (+ a 120 s check) by default, seconds here.
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
         "AIRFLOW__CORE__PARALLELISM": "8",
     }
 
@@ -178,6 +183,12 @@ class CeleryDeployment:
             "--skip-serve-logs",
             extra_env={WORKER_NAME_ENV: name},
         )
+
+    def worker_ready(self, name: str) -> bool:
+        """The worker has connected to the broker and takes tasks (Celery logs `<name>@<host> ready.`)."""
+        log = self.logs / f"{name}.log"
+        ready = re.compile(rf"{re.escape(name)}@\S+ ready\.")
+        return log.exists() and ready.search(log.read_text(errors="replace")) is not None
 
     def kill(self, name: str) -> None:
         """SIGKILL a process and everything it started (a worker's pool and its running tasks)."""

@@ -104,6 +104,8 @@ def outcome(warehouse_url: str, session_dir: Path, emulator: Service) -> Iterato
             deployment.start("dag-processor", "dag-processor")
             for name in WORKERS:
                 deployment.start_worker(name, concurrency=2)
+            # Both take tasks before the run starts (else, on a loaded machine, worker-1 may reserve them all).
+            wait_until(lambda: all(map(deployment.worker_ready, WORKERS)), 180, "both workers ready", logs=logs)
             wait_until(
                 lambda: _meta(metadata.url, "select 1 from dag where dag_id = %s", [WORKFLOW]),
                 180,
